@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.helpers import pod_spec, request, wrap
+from webhook.engine import evaluate
+from webhook.findings import Result
+from webhook.policy.compiled import PolicySet
+
+NON_ROOT = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: non-root}
+spec:
+  match: {kinds: [Pod]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+"""
+
+WORKLOAD_KINDS = [
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+]
+
+
+def failures(findings: list) -> list:  # type: ignore[type-arg]
+    return [finding for finding in findings if finding.failed]
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_pod_rules_apply_to_every_workload_kind(
+    policy_set: Callable[[str], PolicySet], kind: str
+) -> None:
+    policies = policy_set(NON_ROOT)
+    root = evaluate(request(wrap(kind, pod_spec())), policies)
+    (failure,) = failures(root)
+    assert failure.container == "app"
+    assert failure.path.endswith("/containers/0/securityContext/runAsNonRoot")
+    assert "runAsNonRoot: true" in failure.message
+    safe = pod_spec(securityContext={"runAsNonRoot": True})
+    assert [f.result for f in evaluate(request(wrap(kind, safe)), policies)] == [Result.PASS]
+
+
+def test_paths_follow_the_kind(policy_set: Callable[[str], PolicySet]) -> None:
+    policies = policy_set(NON_ROOT)
+    cron = failures(evaluate(request(wrap("CronJob", pod_spec())), policies))[0]
+    assert cron.path == (
+        "/spec/jobTemplate/spec/template/spec/containers/0/securityContext/runAsNonRoot"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pod_context", "container_context", "violates"),
+    [
+        ({}, {}, True),
+        ({"runAsNonRoot": True}, {}, False),
+        ({"runAsUser": 1000}, {}, False),
+        ({"runAsNonRoot": True}, {"runAsUser": 0}, True),
+        ({"runAsUser": 0}, {"runAsUser": 1000}, False),
+        ({"runAsNonRoot": True}, {"runAsNonRoot": False}, True),
+        ({}, {"runAsNonRoot": True, "runAsUser": 0}, True),
+    ],
+)
+def test_container_settings_override_the_pod(
+    policy_set: Callable[[str], PolicySet],
+    pod_context: dict,  # type: ignore[type-arg]
+    container_context: dict,  # type: ignore[type-arg]
+    violates: bool,
+) -> None:
+    spec = pod_spec(securityContext=container_context)
+    spec["securityContext"] = pod_context
+    findings = evaluate(request(wrap("Pod", spec)), policy_set(NON_ROOT))
+    assert bool(failures(findings)) is violates
+
+
+def test_init_and_ephemeral_containers_are_checked(
+    policy_set: Callable[[str], PolicySet],
+) -> None:
+    spec = pod_spec(securityContext={"runAsNonRoot": True})
+    spec["initContainers"] = [{"name": "setup", "image": "busybox:1"}]
+    spec["ephemeralContainers"] = [{"name": "debug", "image": "busybox:1"}]
+    found = failures(evaluate(request(wrap("Pod", spec)), policy_set(NON_ROOT)))
+    assert sorted(f.container for f in found) == ["debug", "setup"]
+    assert any('init container "setup"' in f.message for f in found)
+
+
+def test_non_pod_kinds_do_not_match_pod_policies(policy_set: Callable[[str], PolicySet]) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert evaluate(request(config), policy_set(NON_ROOT)) == []
+
+
+def test_delete_is_not_evaluated_by_default(policy_set: Callable[[str], PolicySet]) -> None:
+    pod = wrap("Pod", pod_spec())
+    assert evaluate(request(None, operation="DELETE", old=pod), policy_set(NON_ROOT)) == []
+
+
+MATCHING = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: scoped}
+spec:
+  match:
+    kinds: [Pod]
+    namespaces: ["team-*"]
+    objectSelector: {matchExpressions: [{key: tier, operator: NotIn, values: [test]}]}
+    namespaceSelector: {matchLabels: {env: prod}}
+  exclude:
+    subjects: {groups: [sre], serviceAccounts: ["ci:*"]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+"""
+
+
+@pytest.mark.parametrize(
+    ("namespace", "labels", "ns_labels", "user", "groups", "applies"),
+    [
+        ("team-a", {}, {"env": "prod"}, "alice", [], True),
+        ("other", {}, {"env": "prod"}, "alice", [], False),
+        ("team-a", {"tier": "test"}, {"env": "prod"}, "alice", [], False),
+        ("team-a", {}, {"env": "dev"}, "alice", [], False),
+        ("team-a", {}, {"env": "prod"}, "bob", ["sre"], False),
+        ("team-a", {}, {"env": "prod"}, "system:serviceaccount:ci:deployer", [], False),
+        ("team-a", {}, {"env": "prod"}, "system:serviceaccount:app:deployer", [], True),
+    ],
+)
+def test_match_and_exclude(
+    policy_set: Callable[[str], PolicySet],
+    namespace: str,
+    labels: dict[str, str],
+    ns_labels: dict[str, str],
+    user: str,
+    groups: list[str],
+    applies: bool,
+) -> None:
+    obj = wrap("Deployment", pod_spec(), namespace=namespace, labels=labels)
+    findings = evaluate(
+        request(obj, user=user, groups=groups), policy_set(MATCHING), namespace_labels=ns_labels
+    )
+    assert bool(findings) is applies
+
+
+CEL = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: cel}
+spec:
+  match: {kinds: [Pod]}
+  params: {team: payments}
+  rules:
+    - name: team-label
+      expression: "has(object.metadata.labels) && object.metadata.labels.app == 'demo'"
+      message: "{kind} {name} needs the app label"
+    - name: params-and-request
+      expression: "params.team == 'payments' && request.userInfo.username == 'alice'"
+      message: "only alice"
+    - name: broken-at-runtime
+      mode: warn
+      expression: "object.spec.missing == 1"
+      message: "never"
+"""
+
+
+def test_cel_rules_see_the_pod_template_and_variables(
+    policy_set: Callable[[str], PolicySet],
+) -> None:
+    findings = evaluate(request(wrap("Deployment", pod_spec())), policy_set(CEL))
+    results = {f.rule: f.result for f in findings}
+    assert results["team-label"] is Result.PASS  # the template's labels are app: demo
+    assert results["params-and-request"] is Result.PASS
+    assert results["broken-at-runtime"] is Result.ERROR
+    other = evaluate(request(wrap("Deployment", pod_spec()), user="bob"), policy_set(CEL))
+    failed = {f.rule: f.message for f in other if f.result is Result.FAIL}
+    assert failed == {"params-and-request": "only alice"}
+
+
+def test_rule_level_mode_and_message(policy_set: Callable[[str], PolicySet]) -> None:
+    text = NON_ROOT.replace(
+        "check: nonRoot}",
+        "check: nonRoot, mode: audit, message: 'fix {container} in {kind} {name}: {detail}'}",
+    )
+    (finding,) = failures(evaluate(request(wrap("Pod", pod_spec())), policy_set(text)))
+    assert finding.mode.value == "audit"
+    assert finding.message.startswith('fix app in Pod demo: container "app" may run as root')

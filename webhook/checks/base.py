@@ -1,0 +1,94 @@
+"""What every check shares: the evaluation context, the compiled form and the registry entry.
+
+A check is compiled once from its typed parameters into a `CompiledCheck`, whose `run` is a
+pure function from the context of one object to the violations found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from webhook.findings import Violation
+from webhook.review import AdmissionRequest
+from webhook.workload import PodView
+
+JSONObject = dict[str, Any]
+
+
+class CheckParams(BaseModel):
+    """Base of every check's parameters: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NoParams(CheckParams):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationContext:
+    """One object under evaluation, with everything a check may look at; built once per request."""
+
+    request: AdmissionRequest
+    group: str
+    kind: str
+    object: JSONObject  # the new object, or the old one for DELETE
+    old_object: JSONObject | None
+    pod: PodView | None
+    namespace_labels: Mapping[str, str]
+    offline: bool  # True in `check` (manifests from Git), False in the webhook
+    lookups: Mapping[Any, Any] = field(default_factory=dict)  # results of I/O done before
+
+    @property
+    def metadata(self) -> JSONObject:
+        value = self.object.get("metadata")
+        return value if isinstance(value, dict) else {}
+
+
+CheckRun = Callable[[EvaluationContext], Sequence[Violation]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCheck:
+    """A check ready to run. `pod_only` checks are skipped for objects without a pod spec."""
+
+    run: CheckRun
+    pod_only: bool = True
+
+
+P = TypeVar("P", bound=CheckParams)
+
+
+@dataclass(frozen=True, slots=True)
+class CompileInput(Generic[P]):
+    params: P
+    source_dir: Path  # directory of the policy file, for files the parameters name
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDefinition(Generic[P]):
+    """A built-in check: its name in policies, its parameter model and its compiler."""
+
+    name: str
+    params: type[P]
+    compile: Callable[[CompileInput[P]], CompiledCheck]
+    summary: str
+
+    def build(self, raw: Mapping[str, Any], source_dir: Path) -> CompiledCheck:
+        """Validate `raw` parameters and compile; raises pydantic.ValidationError or ValueError."""
+        params = self.params.model_validate(dict(raw))
+        return self.compile(CompileInput(params=params, source_dir=source_dir))
+
+
+def pod_check(run: CheckRun) -> Callable[[CompileInput[NoParams]], CompiledCheck]:
+    """The compiler of a parameterless pod check."""
+
+    def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
+        return CompiledCheck(run=run)
+
+    return compile_check

@@ -1,0 +1,9 @@
+"""The subcommands of `policy-webhook`; each module has `register(subparsers)`."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from webhook.commands import check
+
+COMMANDS: tuple[ModuleType, ...] = (check,)

@@ -1,0 +1,64 @@
+"""From findings to an admission decision: one function maps each mode to its effect; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from webhook.findings import Finding, Mode
+
+MAX_AUDIT_VALUE = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    denials: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    audits: tuple[Finding, ...] = ()
+    audit_annotations: dict[str, str] = field(default_factory=dict)
+
+    def message(self) -> str:
+        """One message listing every failed enforce rule, not just the first."""
+        lines = [format_finding(finding) for finding in self.denials]
+        count = len(lines)
+        head = f"denied by policy-webhook ({count} violation{'s' if count != 1 else ''}):"
+        return "\n".join([head, *(f"- {line}" for line in lines)])
+
+    def warning_texts(self) -> list[str]:
+        return [format_finding(finding) for finding in self.warnings]
+
+
+def format_finding(finding: Finding) -> str:
+    """`[policy/rule] message (field /spec/...)`: names the policy, rule, field and the fix."""
+    where = f" (field {finding.path})" if finding.path else ""
+    return f"[{finding.policy}/{finding.rule}] {finding.message}{where}"
+
+
+def decide(findings: Sequence[Finding]) -> Decision:
+    """Deny when any enforce-mode rule failed; warn and audit findings never deny."""
+    denials: list[Finding] = []
+    warnings: list[Finding] = []
+    audits: list[Finding] = []
+    for finding in findings:
+        if not finding.failed:
+            continue
+        if finding.mode is Mode.ENFORCE:
+            denials.append(finding)
+        elif finding.mode is Mode.WARN:
+            warnings.append(finding)
+        else:
+            audits.append(finding)
+    annotations: dict[str, str] = {}
+    for finding in audits:
+        key = f"{finding.policy}.{finding.rule}"[:63]
+        text = format_finding(finding)
+        previous = annotations.get(key)
+        annotations[key] = (f"{previous}; {text}" if previous else text)[:MAX_AUDIT_VALUE]
+    return Decision(
+        allowed=not denials,
+        denials=tuple(denials),
+        warnings=tuple(warnings),
+        audits=tuple(audits),
+        audit_annotations=annotations,
+    )

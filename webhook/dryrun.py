@@ -1,0 +1,103 @@
+"""The dry run behind `check`: manifests from Git through the same engine as the webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from webhook.engine import evaluate
+from webhook.errors import ManifestError
+from webhook.findings import Finding, Mode, ObjectRef
+from webhook.manifests import Manifest, ManifestSource, manifest_files, read_source
+from webhook.policy.compiled import PolicySet
+from webhook.review import request_for_manifest
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult:
+    manifest: Manifest
+    ref: ObjectRef
+    findings: tuple[Finding, ...]
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.failed)
+
+
+@dataclass(slots=True)
+class CheckReport:
+    objects: list[ObjectResult] = field(default_factory=list)
+    errors: list[ManifestError] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def enforce_failures(self) -> int:
+        return sum(
+            1
+            for result in self.objects
+            for finding in result.failures
+            if finding.mode is Mode.ENFORCE
+        )
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return EXIT_BAD_INPUT
+        return EXIT_VIOLATIONS if self.enforce_failures else EXIT_OK
+
+
+def object_ref(obj: Mapping[str, object]) -> ObjectRef:
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return ObjectRef(
+        api_version=str(obj.get("apiVersion", "")),
+        kind=str(obj.get("kind", "")),
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or metadata.get("generateName") or ""),
+    )
+
+
+def namespace_labels_of(sources: Iterable[ManifestSource]) -> dict[str, dict[str, str]]:
+    """Labels of the Namespace objects among the manifests, for namespaceSelector matching."""
+    labels: dict[str, dict[str, str]] = {}
+    for source in sources:
+        for manifest in source.manifests:
+            obj = manifest.object
+            if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+                ref = object_ref(obj)
+                metadata = obj.get("metadata")
+                own = metadata.get("labels") if isinstance(metadata, dict) else None
+                labels[ref.name] = {str(k): str(v) for k, v in (own or {}).items()}
+    return labels
+
+
+def check_manifest(
+    manifest: Manifest, policies: PolicySet, namespace_labels: Mapping[str, Mapping[str, str]]
+) -> ObjectResult:
+    request = request_for_manifest(manifest.object)
+    findings = evaluate(
+        request,
+        policies,
+        namespace_labels=namespace_labels.get(request.namespace, {}),
+        offline=True,
+    )
+    return ObjectResult(
+        manifest=manifest, ref=object_ref(manifest.object), findings=tuple(findings)
+    )
+
+
+def run_check(paths: Iterable[str], policies: PolicySet) -> CheckReport:
+    """Check every manifest under `paths`; bad files are reported and the rest still checked."""
+    report = CheckReport()
+    sources = [read_source(file) for file in manifest_files(paths)]
+    report.files = len(sources)
+    labels = namespace_labels_of(sources)
+    for source in sources:
+        report.errors.extend(source.errors)
+        for manifest in source.manifests:
+            report.objects.append(check_manifest(manifest, policies, labels))
+    return report

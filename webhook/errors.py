@@ -1,0 +1,47 @@
+"""The exception tree of policy-webhook.
+
+PolicyWebhookError
+├── PolicyLoadError      a policy file is unreadable or invalid (file, line, reason)
+├── ManifestError        a manifest given to `check` is unreadable or not Kubernetes YAML/JSON
+└── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
+"""
+
+from __future__ import annotations
+
+
+class PolicyWebhookError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class PolicyLoadError(PolicyWebhookError):
+    """A policy file could not be loaded; names the file, the line (1-based) and the reason."""
+
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+class PolicySetError(PolicyWebhookError):
+    """Several policy files failed to load; carries every error, not only the first."""
+
+    def __init__(self, errors: list[PolicyLoadError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(error) for error in errors))
+
+
+class ManifestError(PolicyWebhookError):
+    """A manifest file could not be read or parsed."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
+        self.file = file
+        self.reason = reason
+        self.line = line
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+class ReviewError(PolicyWebhookError):
+    """An AdmissionReview body is malformed."""

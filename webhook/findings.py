@@ -1,0 +1,60 @@
+"""What evaluation produces: modes, results and findings. Outcomes are data; pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """What a failed rule does: deny, admit with a warning, or admit and only record."""
+
+    ENFORCE = "enforce"
+    WARN = "warn"
+    AUDIT = "audit"
+
+
+class Result(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # the rule could not be evaluated; treated as a failure (fail closed)
+    SKIP = "skip"  # the rule did not apply (e.g. a pod rule on an object without a pod spec)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name or '(unnamed)'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a check reports: a message a person can act on, and where in the object."""
+
+    message: str
+    path: str = ""
+    container: str | None = None
+    error: bool = False  # the check could not decide (becomes Result.ERROR, which fails closed)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's result on one object (a failed rule yields one finding per violation)."""
+
+    policy: str
+    rule: str
+    mode: Mode
+    result: Result
+    message: str = ""
+    path: str = ""
+    container: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.result in (Result.FAIL, Result.ERROR)

@@ -1,0 +1,1 @@
+"""Policies: the YAML schema, loading and compiling, and matching requests to policies."""

@@ -1,0 +1,97 @@
+"""Policies compiled into ready-to-run rules, and the set of them indexed by kind and operation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook.checks.base import CompiledCheck
+from webhook.findings import Mode
+from webhook.policy.matching import Matcher
+
+MAX_INDEX_ENTRIES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    mode: Mode
+    check: CompiledCheck
+    check_name: str  # the built-in check, or "expression"
+    message: str | None
+    match: Matcher | None
+    exclude: Matcher | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMutation:
+    name: str
+    defaults: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    name: str
+    description: str
+    mode: Mode
+    match: Matcher
+    exclude: Matcher | None
+    rules: tuple[CompiledRule, ...]
+    mutations: tuple[CompiledMutation, ...]
+    source: str  # file the policy came from
+    line: int
+
+    @property
+    def kind_keys(self) -> frozenset[str] | None:
+        """The concrete kinds this policy can match, or None when it may match any kind."""
+        if not self.match.kinds or not all(pattern.concrete for pattern in self.match.kinds):
+            return None
+        return frozenset(pattern.kind for pattern in self.match.kinds)
+
+
+@dataclass(slots=True)
+class PolicySet:
+    """An immutable set of policies; `candidates` is the index used on every request."""
+
+    policies: tuple[CompiledPolicy, ...]
+    exceptions: tuple[Any, ...] = ()
+    _by_kind: dict[str, tuple[CompiledPolicy, ...]] = field(default_factory=dict)
+    _any_kind: tuple[CompiledPolicy, ...] = ()
+    _cache: dict[tuple[str, str], tuple[CompiledPolicy, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_kind: dict[str, list[CompiledPolicy]] = {}
+        any_kind: list[CompiledPolicy] = []
+        for policy in self.policies:
+            keys = policy.kind_keys
+            if keys is None:
+                any_kind.append(policy)
+            else:
+                for key in keys:
+                    by_kind.setdefault(key, []).append(policy)
+        self._by_kind = {key: tuple(value) for key, value in by_kind.items()}
+        self._any_kind = tuple(any_kind)
+
+    def candidates(self, kind: str, operation: str) -> tuple[CompiledPolicy, ...]:
+        """Policies that may match `kind` and `operation`; the rest cost nothing."""
+        key = (kind, operation)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        order = {id(policy): index for index, policy in enumerate(self.policies)}
+        merged = sorted(
+            {id(p): p for p in (*self._by_kind.get(kind, ()), *self._any_kind)}.values(),
+            key=lambda policy: order[id(policy)],
+        )
+        found = tuple(
+            policy
+            for policy in merged
+            if policy.match.operations is None or operation in policy.match.operations
+        )
+        if len(self._cache) < MAX_INDEX_ENTRIES:
+            self._cache[key] = found
+        return found
+
+    def names(self) -> Sequence[str]:
+        return [policy.name for policy in self.policies]

@@ -1,0 +1,193 @@
+"""Match and exclude blocks compiled into predicates over a request; pure.
+
+Kinds are `Kind` (any API group), `group/Kind` (core group: `core/Pod` or `/Pod`) or globs.
+A policy that matches Pods also matches the pod template of every workload kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase, translate
+
+from webhook.policy.model import LabelSelector, MatchBlock
+from webhook.review import AdmissionRequest
+from webhook.workload import POD_TEMPLATE_PATHS
+
+DEFAULT_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+
+
+def _glob(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{translate(pattern)})" for pattern in patterns))
+
+
+@dataclass(frozen=True, slots=True)
+class KindPattern:
+    group: str | None  # None: any group
+    kind: str  # glob
+
+    @classmethod
+    def parse(cls, text: str) -> KindPattern:
+        if "/" not in text:
+            return cls(group=None, kind=text)
+        prefix, _, kind = text.rpartition("/")
+        group = prefix.split("/", 1)[0]  # group/version/Kind: the version does not matter
+        return cls(group="" if group in ("", "core") else group, kind=kind)
+
+    def matches(self, group: str, kind: str) -> bool:
+        if self.group is not None and not fnmatchcase(group, self.group):
+            return False
+        return fnmatchcase(kind, self.kind)
+
+    @property
+    def concrete(self) -> bool:
+        return not any(ch in self.kind for ch in "*?[")
+
+
+def expand_pod_kinds(patterns: Sequence[KindPattern]) -> tuple[KindPattern, ...]:
+    """Add every pod-template kind when the patterns match Pods."""
+    if not any(pattern.matches("", "Pod") for pattern in patterns):
+        return tuple(patterns)
+    extra = [KindPattern(group=group, kind=kind) for group, kind in POD_TEMPLATE_PATHS]
+    return tuple(dict.fromkeys([*patterns, *extra]))
+
+
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    for key, value in selector.matchLabels.items():
+        if labels.get(key) != value:
+            return False
+    for requirement in selector.matchExpressions:
+        present = requirement.key in labels
+        current = labels.get(requirement.key)
+        operator = requirement.operator
+        if operator == "In" and current not in requirement.values:
+            return False
+        if operator == "NotIn" and present and current in requirement.values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _labels_of(obj: Mapping[str, object]) -> Mapping[str, str]:
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        labels = metadata.get("labels")
+        if isinstance(labels, dict):
+            return labels
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """A compiled match (or exclude) block. `empty` blocks match everything."""
+
+    kinds: tuple[KindPattern, ...]
+    operations: frozenset[str] | None
+    namespaces: re.Pattern[str] | None
+    names: re.Pattern[str] | None
+    object_selector: LabelSelector | None
+    namespace_selector: LabelSelector | None
+    users: re.Pattern[str] | None
+    groups: re.Pattern[str] | None
+    service_accounts: re.Pattern[str] | None
+    subresources: frozenset[str]
+    empty: bool
+
+    def matches(
+        self,
+        request: AdmissionRequest,
+        group: str,
+        kind: str,
+        namespace_labels: Mapping[str, str],
+    ) -> bool:
+        if self.kinds and not any(pattern.matches(group, kind) for pattern in self.kinds):
+            return False
+        if self.operations is not None and request.operation not in self.operations:
+            return False
+        if request.subResource and not (
+            "*" in self.subresources or request.subResource in self.subresources
+        ):
+            return False
+        if self.namespaces is not None and not (
+            request.namespace and self.namespaces.fullmatch(request.namespace)
+        ):
+            return False
+        if self.names is not None and not self.names.fullmatch(request.name or ""):
+            return False
+        if self.object_selector is not None:
+            old_labels = _labels_of(request.oldObject) if request.oldObject else None
+            new_labels = _labels_of(request.object) if request.object else None
+            # As the API server does: either the old or the new object may match.
+            if not any(
+                labels is not None and selector_matches(self.object_selector, labels)
+                for labels in (new_labels, old_labels)
+            ):
+                return False
+        if self.namespace_selector is not None:
+            if not request.namespace and kind != "Namespace":
+                return False
+            if not selector_matches(self.namespace_selector, namespace_labels):
+                return False
+        return self._subject_matches(request)
+
+    def _subject_matches(self, request: AdmissionRequest) -> bool:
+        if self.users is None and self.groups is None and self.service_accounts is None:
+            return True
+        username = request.userInfo.username
+        if self.users is not None and self.users.fullmatch(username):
+            return True
+        if self.groups is not None and any(
+            self.groups.fullmatch(group) for group in request.userInfo.groups
+        ):
+            return True
+        if self.service_accounts is not None and username.startswith(SERVICE_ACCOUNT_PREFIX):
+            account = username[len(SERVICE_ACCOUNT_PREFIX) :]
+            if self.service_accounts.fullmatch(account):
+                return True
+        return False
+
+
+def compile_match(block: MatchBlock | None, *, policy_level: bool, expand_pods: bool) -> Matcher:
+    """Compile a match or exclude block.
+
+    At policy level, a block naming no operations means CREATE and UPDATE, and requests for a
+    subresource match only when the block names it; elsewhere neither restriction applies.
+    """
+    block = block or MatchBlock()
+    kinds = tuple(KindPattern.parse(text) for text in block.kinds)
+    if expand_pods:
+        kinds = expand_pod_kinds(kinds)
+    if block.operations:
+        operations: frozenset[str] | None = frozenset(block.operations)
+    else:
+        operations = DEFAULT_OPERATIONS if policy_level else None
+    subjects = block.subjects
+    empty = not (
+        block.kinds
+        or block.operations
+        or block.namespaces
+        or block.names
+        or block.objectSelector
+        or block.namespaceSelector
+        or (subjects and (subjects.users or subjects.groups or subjects.serviceAccounts))
+    )
+    return Matcher(
+        kinds=kinds,
+        operations=operations,
+        namespaces=_glob(block.namespaces),
+        names=_glob(block.names),
+        object_selector=block.objectSelector,
+        namespace_selector=block.namespaceSelector,
+        users=_glob(subjects.users) if subjects else None,
+        groups=_glob(subjects.groups) if subjects else None,
+        service_accounts=_glob(subjects.serviceAccounts) if subjects else None,
+        subresources=frozenset(block.subresources or ([] if policy_level else ["*"])),
+        empty=empty,
+    )

@@ -1,0 +1,174 @@
+"""AdmissionReview (admission.k8s.io/v1 and v1beta1): decoding requests, encoding responses.
+
+The body is decoded once, with msgspec, into typed structures; the Kubernetes objects inside
+stay plain JSON values and get their typed views in `workload`.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+
+from webhook.errors import ReviewError
+
+API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+JSONObject = dict[str, Any]
+
+
+class GroupVersionKind(msgspec.Struct, frozen=True):
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+
+
+class GroupVersionResource(msgspec.Struct, frozen=True):
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+
+
+class UserInfo(msgspec.Struct, frozen=True):
+    username: str = ""
+    uid: str = ""
+    groups: list[str] = msgspec.field(default_factory=list)
+    extra: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+
+class AdmissionRequest(msgspec.Struct, frozen=True):
+    """The `request` of an AdmissionReview: what is being admitted and by whom."""
+
+    uid: str
+    kind: GroupVersionKind
+    operation: str
+    resource: GroupVersionResource = GroupVersionResource()
+    subResource: str = ""
+    requestKind: GroupVersionKind | None = None
+    requestResource: GroupVersionResource | None = None
+    requestSubResource: str = ""
+    name: str = ""
+    namespace: str = ""
+    userInfo: UserInfo = UserInfo()
+    object: JSONObject | None = None
+    oldObject: JSONObject | None = None
+    dryRun: bool = False
+    options: JSONObject | None = None
+
+    @property
+    def subject(self) -> JSONObject:
+        """The object the rules look at: the new object, or the old one for DELETE."""
+        if self.object is not None:
+            return self.object
+        return self.oldObject or {}
+
+    def as_cel_value(self) -> JSONObject:
+        """The request as CEL's `request` variable (without the objects, as Kubernetes does)."""
+        return {
+            "uid": self.uid,
+            "kind": msgspec.structs.asdict(self.kind),
+            "resource": msgspec.structs.asdict(self.resource),
+            "subResource": self.subResource,
+            "name": self.name,
+            "namespace": self.namespace,
+            "operation": self.operation,
+            "userInfo": {
+                "username": self.userInfo.username,
+                "uid": self.userInfo.uid,
+                "groups": list(self.userInfo.groups),
+                "extra": dict(self.userInfo.extra),
+            },
+            "dryRun": self.dryRun,
+        }
+
+
+class AdmissionReview(msgspec.Struct, frozen=True):
+    apiVersion: str
+    kind: str
+    request: AdmissionRequest
+
+
+_review_decoder = msgspec.json.Decoder(AdmissionReview)
+_json_encoder = msgspec.json.Encoder()
+
+
+def decode_review(body: bytes) -> AdmissionReview:
+    """Decode an AdmissionReview request body; raises ReviewError with an actionable reason."""
+    try:
+        review = _review_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise ReviewError(f"invalid AdmissionReview: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ReviewError(f"body is not valid JSON: {error}") from None
+    if review.kind != "AdmissionReview":
+        raise ReviewError(f"kind is {review.kind!r}, expected 'AdmissionReview'")
+    if review.apiVersion not in API_VERSIONS:
+        raise ReviewError(
+            f"apiVersion {review.apiVersion!r} is not one of {', '.join(API_VERSIONS)}"
+        )
+    request = review.request
+    if request.operation not in OPERATIONS:
+        raise ReviewError(f"operation {request.operation!r} is not one of {', '.join(OPERATIONS)}")
+    if not request.uid:
+        raise ReviewError("request.uid is empty")
+    if request.operation == "DELETE":
+        if request.oldObject is None and request.object is None:
+            raise ReviewError("a DELETE request carries neither object nor oldObject")
+    elif request.operation != "CONNECT" and request.object is None:
+        raise ReviewError(f"a {request.operation} request has no object")
+    return review
+
+
+def encode_response(
+    *,
+    api_version: str,
+    uid: str,
+    allowed: bool,
+    message: str | None = None,
+    code: int | None = None,
+    warnings: list[str] | None = None,
+    audit_annotations: dict[str, str] | None = None,
+    patch: bytes | None = None,
+) -> bytes:
+    """Encode the AdmissionReview response; `patch` is a JSON Patch document (JSON bytes)."""
+    response: JSONObject = {"uid": uid, "allowed": allowed}
+    if message is not None or code is not None:
+        status: JSONObject = {}
+        if code is not None:
+            status["code"] = code
+        if message is not None:
+            status["message"] = message
+        if not allowed:
+            status["reason"] = "Forbidden" if code == 403 else "BadRequest"
+        response["status"] = status
+    if warnings:
+        response["warnings"] = warnings
+    if audit_annotations:
+        response["auditAnnotations"] = audit_annotations
+    if patch is not None:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(patch).decode("ascii")
+    return _json_encoder.encode(
+        {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
+    )
+
+
+def request_for_manifest(manifest: JSONObject, *, operation: str = "CREATE") -> AdmissionRequest:
+    """The request the API server would send for creating `manifest` (used by `check`)."""
+    api_version = str(manifest.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    metadata = manifest.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    kind = str(manifest.get("kind", ""))
+    return AdmissionRequest(
+        uid="",
+        kind=GroupVersionKind(group=group, version=version, kind=kind),
+        operation=operation,
+        resource=GroupVersionResource(group=group, version=version, resource=kind.lower() + "s"),
+        name=str(metadata.get("name", "")),
+        namespace=str(metadata.get("namespace", "")),
+        userInfo=UserInfo(username="policy-webhook:check"),
+        object=manifest,
+    )

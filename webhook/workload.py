@@ -1,0 +1,128 @@
+"""Pods and every pod-template kind, seen as one pod spec and its containers with JSON paths; pure.
+
+Rules written for Pods run on the pod template of each workload kind, so a finding can name
+the exact field (`/spec/template/spec/containers/0/securityContext/runAsNonRoot`) whatever
+the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+JSONObject = dict[str, Any]
+
+# (API group, kind) -> path of keys from the object to its pod template ("" for a Pod itself).
+POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): (),
+    ("", "PodTemplate"): ("template",),
+    ("", "ReplicationController"): ("spec", "template"),
+    ("apps", "Deployment"): ("spec", "template"),
+    ("apps", "StatefulSet"): ("spec", "template"),
+    ("apps", "DaemonSet"): ("spec", "template"),
+    ("apps", "ReplicaSet"): ("spec", "template"),
+    ("batch", "Job"): ("spec", "template"),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template"),
+}
+POD_KINDS = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def escape_pointer(key: str) -> str:
+    """Escape one JSON Pointer reference token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """One container of a pod spec, with the JSON Pointer of its entry in the object."""
+
+    name: str
+    list_name: str  # containers | initContainers | ephemeralContainers
+    path: str
+    spec: JSONObject
+
+    def field_path(self, *keys: str) -> str:
+        return "/".join((self.path, *(escape_pointer(key) for key in keys)))
+
+    @property
+    def security_context(self) -> JSONObject:
+        value = self.spec.get("securityContext")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def label(self) -> str:
+        """How a message names the container: `container "api"` or `init container "setup"`."""
+        prefix = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+        return f'{prefix.get(self.list_name, "container")} "{self.name}"'
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """The pod spec of a Pod or a workload's template, with paths relative to the object."""
+
+    metadata: JSONObject
+    spec: JSONObject
+    metadata_path: str
+    spec_path: str
+    containers: tuple[Container, ...]
+
+    def field_path(self, *keys: str) -> str:
+        return "/".join((self.spec_path, *(escape_pointer(key) for key in keys)))
+
+    @property
+    def security_context(self) -> JSONObject:
+        value = self.spec.get("securityContext")
+        return value if isinstance(value, dict) else {}
+
+    def as_pod(self, namespace: str) -> JSONObject:
+        """A Pod-shaped object for CEL rules written for Pods."""
+        metadata = dict(self.metadata)
+        if namespace and "namespace" not in metadata:
+            metadata["namespace"] = namespace
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": self.spec}
+
+
+def pod_template_path(group: str, kind: str) -> tuple[str, ...] | None:
+    return POD_TEMPLATE_PATHS.get((group, kind))
+
+
+def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
+    """The pod view of `obj`, or None when it is no pod kind or has no pod spec."""
+    keys = pod_template_path(group, kind)
+    if keys is None:
+        return None
+    node: Any = obj
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return None
+    spec = node.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    metadata = node.get("metadata")
+    base = "".join(f"/{key}" for key in keys)
+    spec_path = f"{base}/spec"
+    containers = []
+    for list_name in CONTAINER_LISTS:
+        entries = spec.get(list_name)
+        if not isinstance(entries, list):
+            continue
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                containers.append(
+                    Container(
+                        name=str(entry.get("name", f"#{index}")),
+                        list_name=list_name,
+                        path=f"{spec_path}/{list_name}/{index}",
+                        spec=entry,
+                    )
+                )
+    return PodView(
+        metadata=metadata if isinstance(metadata, dict) else {},
+        spec=spec,
+        metadata_path=f"{base}/metadata",
+        spec_path=spec_path,
+        containers=tuple(containers),
+    )
