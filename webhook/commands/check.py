@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from webhook.dryrun import EXIT_BAD_INPUT, run_check
 from webhook.errors import PolicySetError
 from webhook.policy.loader import load_policy_set
-from webhook.report import render_json, render_text
+from webhook.report import RENDERERS, RenderOptions
 
 DEFAULT_POLICIES = "policies"
-RENDERERS = {"text": render_text, "json": render_json}
 
 
 def register(subcommands: Any) -> None:
@@ -41,5 +41,6 @@ def run(arguments: argparse.Namespace) -> int:
             print(f"error: invalid policy: {item}", file=sys.stderr)
         return EXIT_BAD_INPUT
     report = run_check(arguments.paths, policies)
-    sys.stdout.write(RENDERERS[arguments.output](report))
+    options = RenderOptions(policies=policies, base=Path.cwd())
+    sys.stdout.write(RENDERERS[arguments.output](report, options))
     return report.exit_code

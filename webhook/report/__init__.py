@@ -1,0 +1,23 @@
+"""Reports of `check`, one module per format; every renderer is pure and returns a string.
+
+A renderer takes the report, the policies it was checked against and the directory that
+file names are shown relative to (`RenderOptions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from webhook.dryrun import CheckReport
+from webhook.report.json import render_json
+from webhook.report.options import RenderOptions
+from webhook.report.text import render_text
+
+Renderer = Callable[[CheckReport, RenderOptions], str]
+
+RENDERERS: Mapping[str, Renderer] = {
+    "text": render_text,
+    "json": render_json,
+}
+
+__all__ = ["RENDERERS", "RenderOptions", "Renderer", "render_json", "render_text"]
