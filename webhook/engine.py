@@ -81,7 +81,9 @@ def evaluate_rule(
         and rule.exclude.matches(request, context.group, context.kind, context.namespace_labels)
     ):
         return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
-    if rule.check.pod_only and context.pod is None:
+    if (rule.check.pod_only and context.pod is None) or (
+        rule.check.offline_only and not context.offline
+    ):
         return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
     violations = rule.check.run(context)
     if not violations:

@@ -55,10 +55,12 @@ CheckRun = Callable[[EvaluationContext], Sequence[Violation]]
 
 @dataclass(frozen=True, slots=True)
 class CompiledCheck:
-    """A check ready to run. `pod_only` checks are skipped for objects without a pod spec."""
+    """A check ready to run. `pod_only` checks are skipped for objects without a pod spec;
+    `offline_only` checks (about manifests in Git) are skipped by the webhook."""
 
     run: CheckRun
     pod_only: bool = True
+    offline_only: bool = False
 
 
 P = TypeVar("P", bound=CheckParams)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
+
+from pydantic import field_validator
 
 from webhook.checks.base import (
     CheckDefinition,
@@ -13,18 +16,64 @@ from webhook.checks.base import (
     EvaluationContext,
 )
 from webhook.findings import Violation
-from webhook.images import ImageReferenceError, parse_image
+from webhook.images import DEFAULT_REGISTRY, ImageReference, ImageReferenceError, parse_image
 
 
 class ImagesParams(CheckParams):
+    """`registries`: globs on the registry host, or on host/repository; empty allows any."""
+
     allowLatest: bool = False
-    registries: list[str] = []  # globs on registry/repository; empty allows every registry
+    registries: list[str] = []
     requireDigest: bool = False
+
+    @field_validator("registries")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            RegistryPattern.parse(pattern)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryPattern:
+    """`ghcr.io`, `*.example.com`, `registry.example.com/team/*`, `docker.io/library/*`.
+
+    The host glob never reaches past the first `/`, so `*.example.com` does not admit
+    `evil.io/x.example.com/app`; in the repository part `*` spans path segments.
+    """
+
+    host: str
+    repository: str | None  # None: every repository of the matching hosts
+
+    @classmethod
+    def parse(cls, text: str) -> RegistryPattern:
+        """Raises ValueError for a pattern that names a tag or digest, or is empty."""
+        if not text or text != text.strip() or any(ch.isspace() for ch in text):
+            raise ValueError(f"registry pattern {text!r} is empty or contains spaces")
+        if "@" in text:
+            raise ValueError(f"registry pattern {text!r} names a digest: drop the @...")
+        host, slash, repository = text.partition("/")
+        if not host:
+            raise ValueError(f"registry pattern {text!r} has no registry host")
+        if slash and (":" in repository):
+            raise ValueError(f"registry pattern {text!r} names a tag: drop the :...")
+        return cls(host=host, repository=repository if slash and repository else None)
+
+    def matches(self, image: ImageReference) -> bool:
+        if not fnmatchcase(image.registry, self.host):
+            return False
+        if self.repository is None:
+            return True
+        candidates = [image.repository]
+        if image.registry == DEFAULT_REGISTRY and image.repository.startswith("library/"):
+            candidates.append(image.repository.removeprefix("library/"))  # docker.io/nginx
+        return any(fnmatchcase(name, self.repository) for name in candidates)
 
 
 def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
     params = source.params
     allowed = tuple(params.registries)
+    patterns = tuple(RegistryPattern.parse(text) for text in allowed)
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         assert ctx.pod is not None
@@ -70,14 +119,11 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                         container.name,
                     )
                 )
-            if allowed and not any(
-                fnmatchcase(image.name, pattern) or fnmatchcase(text, pattern)
-                for pattern in allowed
-            ):
+            if patterns and not any(pattern.matches(image) for pattern in patterns):
                 violations.append(
                     Violation(
-                        f'{container.label} image "{text}" comes from {image.registry}, which is '
-                        f"not allowed: use an image from {', '.join(allowed)}",
+                        f'{container.label} image "{text}" ({image.name}) is not from an '
+                        f"allowed registry: use an image from {', '.join(allowed)}",
                         path,
                         container.name,
                     )

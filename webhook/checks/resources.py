@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from webhook.checks.base import (
     CheckDefinition,
@@ -19,25 +20,67 @@ from webhook.quantity import QuantityError, parse_quantity
 
 # Ephemeral containers may not set resources (the API server rejects it), so they are not checked.
 CHECKED_LISTS = ("containers", "initContainers")
+# Names a container may request: the standard ones, hugepages, and extended resources, which
+# carry a domain (`nvidia.com/gpu`). Anything else is a typo that would fail every container.
+_RESOURCE_NAME = re.compile(
+    r"^(cpu|memory|ephemeral-storage|hugepages-[0-9]+[KMGTPE]i"
+    r"|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$"
+)
+STANDARD_NAMES = "cpu, memory, ephemeral-storage, hugepages-<size> or a domain/name"
+
+
+def _valid_name(name: str) -> str:
+    if not _RESOURCE_NAME.match(name):
+        raise ValueError(f"{name!r} is not a resource name ({STANDARD_NAMES})")
+    return name
 
 
 class ResourcesParams(CheckParams):
+    """Required requests and limits by resource name, optional maximums and limit/request ratios."""
+
     requests: list[str] = Field(default_factory=lambda: ["cpu", "memory"])
     limits: list[str] = Field(default_factory=lambda: ["memory"])
     max: dict[str, str] = {}
     maxLimitRequestRatio: dict[str, str] = {}
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(_valid_name(name) for name in value))
 
     @field_validator("max", "maxLimitRequestRatio", mode="before")
     @classmethod
     def _quantities(cls, value: object) -> object:
         if isinstance(value, dict):
             for key, item in value.items():
+                _valid_name(str(key))
                 try:
-                    parse_quantity(item if isinstance(item, str | int | float) else str(item))
+                    amount = parse_quantity(
+                        item if isinstance(item, str | int | float) else str(item)
+                    )
                 except QuantityError as error:
                     raise ValueError(f"{key}: {error}") from None
+                if amount <= 0:
+                    raise ValueError(f"{key}: {item!r} must be greater than zero")
             return {key: str(item) for key, item in value.items()}
         return value
+
+    @field_validator("maxLimitRequestRatio")
+    @classmethod
+    def _ratios(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if parse_quantity(item) < 1:
+                raise ValueError(
+                    f"{key}: a limit is never below its request, so a ratio {item} "
+                    "below 1 can never be met"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ResourcesParams:
+        if not (self.requests or self.limits or self.max or self.maxLimitRequestRatio):
+            raise ValueError("nothing to check: name requests, limits, max or maxLimitRequestRatio")
+        return self
 
 
 def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
@@ -90,21 +133,31 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                         )
             requests, limits = amounts["requests"][0], amounts["limits"][0]
             for name, ratio in ratios.items():
-                if name in limits and name in requests and requests[name] > 0:
-                    actual = limits[name] / requests[name]
-                    if actual > ratio:
-                        violations.append(
-                            Violation(
-                                message=f"{container.label} {name} limit is {actual:.4g}x its "
-                                f"request, more than the maximum ratio {ratio}: raise the "
-                                "request or lower the limit",
-                                path=container.field_path("resources", "limits", name),
-                                container=container.name,
-                            )
-                        )
+                # A missing request defaults to the limit (ratio 1); a zero request is unbounded.
+                if name not in limits or name not in requests or limits[name] <= 0:
+                    continue
+                if requests[name] <= 0:
+                    actual_text = "unbounded (its request is 0)"
+                elif limits[name] / requests[name] > ratio:
+                    actual_text = f"{_ratio_text(limits[name] / requests[name])}x its request"
+                else:
+                    continue
+                violations.append(
+                    Violation(
+                        message=f"{container.label} {name} limit is {actual_text}, more than "
+                        f"the maximum ratio {ratio}: raise the request or lower the limit",
+                        path=container.field_path("resources", "limits", name),
+                        container=container.name,
+                    )
+                )
         return violations
 
     return CompiledCheck(run=run)
+
+
+def _ratio_text(ratio: Decimal) -> str:
+    """`10`, `2.5`, `6.667`: no exponent notation in a message meant for people."""
+    return f"{float(ratio):.4g}" if ratio < 1000 else f"{ratio:.0f}"
 
 
 def _parse_all(
