@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webhook.checks import images, resources, secrets, security
+from webhook.checks import (
+    images,
+    pod_security_baseline,
+    pod_security_host,
+    pod_security_restricted,
+    resources,
+    secrets,
+    security,
+)
 from webhook.checks.base import CheckDefinition
 
 _ALL: list[CheckDefinition[Any]] = [
@@ -13,6 +21,9 @@ _ALL: list[CheckDefinition[Any]] = [
     *resources.DEFINITIONS,
     *images.DEFINITIONS,
     *secrets.DEFINITIONS,
+    *pod_security_host.DEFINITIONS,
+    *pod_security_baseline.DEFINITIONS,
+    *pod_security_restricted.DEFINITIONS,
 ]
 
 CHECKS: Mapping[str, CheckDefinition[Any]] = {definition.name: definition for definition in _ALL}

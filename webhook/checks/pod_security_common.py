@@ -1,0 +1,143 @@
+"""What the Pod Security Standards checks share: field reads, pod traits and violations; pure.
+
+The checks follow Kubernetes' pod-security-admission (policy version v1.37). A field counts
+as set when its key is present with a non-null value, as a Go pointer would be non-nil.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from webhook.checks.base import CheckDefinition, EvaluationContext, NoParams, pod_check
+from webhook.findings import Violation
+from webhook.workload import Container, PodView, escape_pointer
+
+JSONObject = dict[str, Any]
+PodRun = Callable[[PodView], list[Violation]]
+
+_EMPTY: JSONObject = {}
+_ENCODER = msgspec.json.Encoder()
+
+
+def child(node: JSONObject, key: str) -> JSONObject:
+    """`node[key]` when it is an object, else an empty (read-only) one."""
+    value = node.get(key)
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def items(node: JSONObject, key: str) -> list[Any]:
+    """`node[key]` when it is a list, else an empty one."""
+    value = node.get(key)
+    return value if isinstance(value, list) else []
+
+
+def is_windows(pod: PodView) -> bool:
+    """`spec.os.name: windows`: Linux-only fields are invalid there, so restricted skips them."""
+    return child(pod.spec, "os").get("name") == "windows"
+
+
+def in_user_namespace(pod: PodView) -> bool:
+    """`spec.hostUsers: false`: container root is not host root, which relaxes some controls."""
+    return pod.spec.get("hostUsers") is False
+
+
+def show(value: Any) -> str:
+    """A field value as JSON, the way it reads in a manifest."""
+    try:
+        return _ENCODER.encode(value).decode()
+    except (TypeError, msgspec.EncodeError):
+        return repr(value)
+
+
+def one_of(value: Any, allowed: frozenset[str]) -> bool:
+    """Whether `value` is a string in `allowed` (any other type never is)."""
+    return isinstance(value, str) and value in allowed
+
+
+def quoted(values: Sequence[str]) -> str:
+    return ", ".join(f'"{value}"' for value in values)
+
+
+def pod_violation(path: str, problem: str, fix: str) -> Violation:
+    """A violation of a pod-level field: `pod <problem> (<path>); <fix>`."""
+    return Violation(message=f"pod {problem} ({path}); {fix}", path=path)
+
+
+def container_violation(container: Container, path: str, problem: str, fix: str) -> Violation:
+    """A violation in one container: `<container label> <problem> (<path>); <fix>`."""
+    return Violation(
+        message=f"{container.label} {problem} ({path}); {fix}",
+        path=path,
+        container=container.name,
+    )
+
+
+def annotation_path(pod: PodView, key: str) -> str:
+    return f"{pod.metadata_path}/annotations/{escape_pointer(key)}"
+
+
+def definition(name: str, run: PodRun, summary: str) -> CheckDefinition[NoParams]:
+    """The registry entry of the control `podSecurity/<name>`."""
+
+    def run_check(ctx: EvaluationContext) -> list[Violation]:
+        assert ctx.pod is not None  # pod checks run only on objects with a pod spec
+        return run(ctx.pod)
+
+    return CheckDefinition(
+        name=f"podSecurity/{name}",
+        params=NoParams,
+        compile=pod_check(run_check),
+        summary=summary,
+    )
+
+
+def check_security_context_values(
+    pod: PodView,
+    key: str,
+    allowed: frozenset[str],
+    *,
+    what: str,
+    fix: str,
+) -> list[Violation]:
+    """`securityContext.<key>.type` of the pod and each container must be one of `allowed`.
+
+    Used by the seccomp and AppArmor controls: a profile that is set needs an allowed type.
+    """
+    violations = []
+    profile = pod.security_context.get(key)
+    if profile is not None:
+        kind = child(pod.security_context, key).get("type", "")
+        if not one_of(kind, allowed):
+            path = pod.field_path("securityContext", key, "type")
+            violations.append(pod_violation(path, f"sets {what} type {show(kind)}", fix))
+    for container in pod.containers:
+        security = container.security_context
+        if security.get(key) is None:
+            continue
+        kind = child(security, key).get("type", "")
+        if not one_of(kind, allowed):
+            path = container.field_path("securityContext", key, "type")
+            violations.append(
+                container_violation(container, path, f"sets {what} type {show(kind)}", fix)
+            )
+    return violations
+
+
+def unmasked_proc_mounts(pod: PodView, *, fix: str) -> list[Violation]:
+    """Containers whose securityContext.procMount is set to anything but Default."""
+    violations = []
+    for container in pod.containers:
+        value = container.security_context.get("procMount")
+        if value is not None and value != "Default":
+            violations.append(
+                container_violation(
+                    container,
+                    container.field_path("securityContext", "procMount"),
+                    f"sets procMount {show(value)}",
+                    fix,
+                )
+            )
+    return violations
