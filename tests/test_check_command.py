@@ -65,3 +65,13 @@ def test_invalid_policy_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     write(tmp_path / "m.yaml", wrap("Pod", pod_spec()))
     assert main(["check", "--policies", str(tmp_path / "p.yaml"), str(tmp_path / "m.yaml")]) == 2
     assert "p.yaml:1" in capsys.readouterr().err
+
+
+def test_impossible_date_is_a_file_error_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  when: 2027-02-30\n"
+    )
+    assert main(["check", "--policies", str(POLICIES), str(tmp_path / "cm.yaml")]) == 2
+    assert "cm.yaml:5: invalid YAML: invalid value: day is out of range" in capsys.readouterr().out

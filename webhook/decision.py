@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from webhook.findings import Finding, Mode
+from webhook.findings import Finding, Mode, Result
 
 MAX_AUDIT_VALUE = 2048
 
@@ -16,6 +16,7 @@ class Decision:
     denials: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     audits: tuple[Finding, ...] = ()
+    waived: tuple[Finding, ...] = ()  # failures a PolicyException waived: recorded, never deny
     audit_annotations: dict[str, str] = field(default_factory=dict)
 
     def message(self) -> str:
@@ -36,11 +37,15 @@ def format_finding(finding: Finding) -> str:
 
 
 def decide(findings: Sequence[Finding]) -> Decision:
-    """Deny when any enforce-mode rule failed; warn and audit findings never deny."""
+    """Deny when any enforce-mode rule failed; warn, audit and waived findings never deny."""
     denials: list[Finding] = []
     warnings: list[Finding] = []
     audits: list[Finding] = []
+    waived: list[Finding] = []
     for finding in findings:
+        if finding.result is Result.WAIVED:
+            waived.append(finding)
+            continue
         if not finding.failed:
             continue
         if finding.mode is Mode.ENFORCE:
@@ -50,9 +55,12 @@ def decide(findings: Sequence[Finding]) -> Decision:
         else:
             audits.append(finding)
     annotations: dict[str, str] = {}
-    for finding in audits:
-        key = f"{finding.policy}.{finding.rule}"[:63]
+    for finding in (*audits, *waived):
+        prefix = "waived." if finding.waiver is not None else ""
+        key = f"{prefix}{finding.policy}.{finding.rule}"[:63]
         text = format_finding(finding)
+        if finding.waiver is not None:
+            text = f"{text}; {finding.waiver.describe()}"
         previous = annotations.get(key)
         annotations[key] = (f"{previous}; {text}" if previous else text)[:MAX_AUDIT_VALUE]
     return Decision(
@@ -60,5 +68,6 @@ def decide(findings: Sequence[Finding]) -> Decision:
         denials=tuple(denials),
         warnings=tuple(warnings),
         audits=tuple(audits),
+        waived=tuple(waived),
         audit_annotations=annotations,
     )

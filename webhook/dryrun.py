@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from webhook.engine import evaluate
 from webhook.errors import ManifestError
-from webhook.findings import Finding, Mode, ObjectRef
+from webhook.findings import Finding, Mode, ObjectRef, Result
 from webhook.manifests import Manifest, ManifestSource, manifest_files, read_source
 from webhook.policy.compiled import PolicySet
+from webhook.policy.exceptions import CompiledException
 from webhook.review import request_for_manifest
 
 EXIT_OK = 0
@@ -27,12 +29,17 @@ class ObjectResult:
     def failures(self) -> tuple[Finding, ...]:
         return tuple(finding for finding in self.findings if finding.failed)
 
+    @property
+    def waived(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.result is Result.WAIVED)
+
 
 @dataclass(slots=True)
 class CheckReport:
     objects: list[ObjectResult] = field(default_factory=list)
     errors: list[ManifestError] = field(default_factory=list)
     files: int = 0
+    expired_exceptions: list[CompiledException] = field(default_factory=list)
 
     @property
     def enforce_failures(self) -> int:
@@ -76,7 +83,11 @@ def namespace_labels_of(sources: Iterable[ManifestSource]) -> dict[str, dict[str
 
 
 def check_manifest(
-    manifest: Manifest, policies: PolicySet, namespace_labels: Mapping[str, Mapping[str, str]]
+    manifest: Manifest,
+    policies: PolicySet,
+    namespace_labels: Mapping[str, Mapping[str, str]],
+    *,
+    today: date | None = None,
 ) -> ObjectResult:
     request = request_for_manifest(manifest.object)
     findings = evaluate(
@@ -84,20 +95,28 @@ def check_manifest(
         policies,
         namespace_labels=namespace_labels.get(request.namespace, {}),
         offline=True,
+        today=today,
     )
     return ObjectResult(
         manifest=manifest, ref=object_ref(manifest.object), findings=tuple(findings)
     )
 
 
-def run_check(paths: Iterable[str], policies: PolicySet) -> CheckReport:
-    """Check every manifest under `paths`; bad files are reported and the rest still checked."""
+def run_check(
+    paths: Iterable[str], policies: PolicySet, *, today: date | None = None
+) -> CheckReport:
+    """Check every manifest under `paths`; bad files are reported and the rest still checked.
+
+    With `today`, PolicyExceptions active on that date waive failures and expired ones are listed.
+    """
     report = CheckReport()
+    if today is not None:
+        report.expired_exceptions = policies.expired_exceptions(today)
     sources = [read_source(file) for file in manifest_files(paths)]
     report.files = len(sources)
     labels = namespace_labels_of(sources)
     for source in sources:
         report.errors.extend(source.errors)
         for manifest in source.manifests:
-            report.objects.append(check_manifest(manifest, policies, labels))
+            report.objects.append(check_manifest(manifest, policies, labels, today=today))
     return report

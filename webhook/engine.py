@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from webhook.checks.base import EvaluationContext
 from webhook.findings import Finding, Result
 from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
+from webhook.policy.exceptions import apply_exceptions
 from webhook.review import AdmissionRequest
 from webhook.workload import POD_KINDS, pod_view
 
@@ -117,8 +119,12 @@ def evaluate(
     namespace_labels: Mapping[str, str] | None = None,
     offline: bool = False,
     lookups: Mapping[Any, Any] | None = None,
+    today: date | None = None,
 ) -> list[Finding]:
-    """Evaluate every matching policy's rules on `request`; findings in policy and rule order."""
+    """Evaluate every matching policy's rules on `request`; findings in policy and rule order.
+
+    PolicyExceptions waive failures only when `today` (the caller's current UTC date) is given.
+    """
     if not policies.candidates(request.kind.kind, request.operation):
         return []
     context = build_context(
@@ -128,4 +134,6 @@ def evaluate(
     for policy in matching_policies(context, policies):
         for rule in policy.rules:
             findings.extend(evaluate_rule(policy, rule, context))
+    if today is not None and policies.exceptions:
+        return apply_exceptions(findings, policies.exceptions, context, today=today)
     return findings

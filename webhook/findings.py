@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 
@@ -19,6 +20,7 @@ class Result(StrEnum):
     FAIL = "fail"
     ERROR = "error"  # the rule could not be evaluated; treated as a failure (fail closed)
     SKIP = "skip"  # the rule did not apply (e.g. a pod rule on an object without a pod spec)
+    WAIVED = "waived"  # the rule failed, but a PolicyException waives it: never denies
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,23 @@ class Violation:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """The PolicyException that waived a failed rule: who owns it, why, and until when."""
+
+    exception: str
+    owner: str
+    reason: str
+    expires: date
+    source: str  # file:line of the PolicyException document
+
+    def describe(self) -> str:
+        return (
+            f"waived by exception {self.exception} (owner {self.owner}, "
+            f"expires {self.expires.isoformat()}): {self.reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One rule's result on one object (a failed rule yields one finding per violation)."""
 
@@ -54,6 +73,7 @@ class Finding:
     message: str = ""
     path: str = ""
     container: str | None = None
+    waiver: Waiver | None = None  # set when result is WAIVED
 
     @property
     def failed(self) -> bool:

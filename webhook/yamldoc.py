@@ -113,6 +113,24 @@ def _check_bounds(node: yaml.Node) -> None:
             stack.extend((child, depth + 1) for child in current.value)
 
 
+def _bad_scalar_line(node: yaml.Node) -> int:
+    """The line of the first scalar that cannot be constructed (the document's if none)."""
+    constructor = _Loader("")
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.ScalarNode):
+            try:
+                constructor.construct_object(current, deep=True)
+            except ValueError:
+                return current.start_mark.line + 1
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(child for pair in reversed(current.value) for child in reversed(pair))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
+    return node.start_mark.line + 1
+
+
 def iter_documents(text: str) -> Iterator[YAMLDocument]:
     """Yield every non-empty document of `text`; raises YAMLDocumentError with the line."""
     loader = _Loader(text)
@@ -124,7 +142,10 @@ def iter_documents(text: str) -> Iterator[YAMLDocument]:
                 index += 1
                 continue
             _check_bounds(node)
-            value = loader.construct_document(node)
+            try:
+                value = loader.construct_document(node)
+            except ValueError as error:  # e.g. a timestamp such as 2027-02-30
+                raise YAMLDocumentError(f"invalid value: {error}", _bad_scalar_line(node)) from None
             if value is not None:
                 yield YAMLDocument(index=index, value=value, node=node)
             index += 1

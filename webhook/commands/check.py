@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def run(arguments: argparse.Namespace) -> int:
         for item in error.errors:
             print(f"error: invalid policy: {item}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = run_check(arguments.paths, policies)
+    report = run_check(arguments.paths, policies, today=datetime.now(UTC).date())
     options = RenderOptions(policies=policies, base=Path.cwd())
     sys.stdout.write(RENDERERS[arguments.output](report, options))
     return report.exit_code

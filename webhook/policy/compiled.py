@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from webhook.checks.base import CompiledCheck
 from webhook.findings import Mode
+from webhook.policy.exceptions import CompiledException
 from webhook.policy.matching import Matcher
 
 MAX_INDEX_ENTRIES = 4096
@@ -55,7 +57,7 @@ class PolicySet:
     """An immutable set of policies; `candidates` is the index used on every request."""
 
     policies: tuple[CompiledPolicy, ...]
-    exceptions: tuple[Any, ...] = ()
+    exceptions: tuple[CompiledException, ...] = ()
     _by_kind: dict[str, tuple[CompiledPolicy, ...]] = field(default_factory=dict)
     _any_kind: tuple[CompiledPolicy, ...] = ()
     _cache: dict[tuple[str, str], tuple[CompiledPolicy, ...]] = field(default_factory=dict)
@@ -95,3 +97,7 @@ class PolicySet:
 
     def names(self) -> Sequence[str]:
         return [policy.name for policy in self.policies]
+
+    def expired_exceptions(self, today: date) -> list[CompiledException]:
+        """The exceptions past their expiry on `today` (they no longer waive anything)."""
+        return [exception for exception in self.exceptions if not exception.active(today)]

@@ -17,6 +17,12 @@ from webhook.checks import CHECKS
 from webhook.checks.expression import expression_check
 from webhook.errors import PolicyLoadError, PolicySetError
 from webhook.policy.compiled import CompiledMutation, CompiledPolicy, CompiledRule, PolicySet
+from webhook.policy.exceptions import (
+    CompiledException,
+    compile_exception,
+    duplicate_names,
+    unknown_targets,
+)
 from webhook.policy.matching import KindPattern, compile_match
 from webhook.policy.model import PolicyDocument, PolicyExceptionDocument, RuleSpec
 from webhook.yamldoc import YAMLDocument, YAMLDocumentError, iter_documents, line_of
@@ -26,7 +32,7 @@ SKIPPED_DIRECTORIES = frozenset({"tests"})
 IGNORED_KINDS = frozenset({"PolicyTest"})
 MAX_POLICY_FILE_BYTES = 4 * 1024 * 1024
 
-LoadedDocument = PolicyDocument | PolicyExceptionDocument
+LoadedDocument = CompiledPolicy | CompiledException
 
 
 def policy_files(paths: Iterable[Path]) -> list[Path]:
@@ -58,7 +64,7 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     """Load and compile every policy under `paths`; raises PolicySetError listing every error."""
     errors: list[PolicyLoadError] = []
     policies: list[CompiledPolicy] = []
-    exceptions: list[PolicyExceptionDocument] = []
+    exceptions: list[CompiledException] = []
     seen: dict[str, CompiledPolicy] = {}
     try:
         files = policy_files(Path(path) for path in paths)
@@ -90,6 +96,12 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
                 policies.append(item)
             else:
                 exceptions.append(item)
+    errors.extend(duplicate_names(exceptions))
+    errors.extend(
+        unknown_targets(
+            exceptions, {policy.name: [rule.name for rule in policy.rules] for policy in policies}
+        )
+    )
     if errors:
         raise PolicySetError(errors)
     if not policies:
@@ -98,7 +110,7 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     return PolicySet(policies=tuple(policies), exceptions=tuple(exceptions))
 
 
-def load_file(file: Path) -> list[CompiledPolicy | PolicyExceptionDocument]:
+def load_file(file: Path) -> list[LoadedDocument]:
     """Load one file; raises PolicySetError with an error per bad document."""
     name = str(file)
     try:
@@ -113,7 +125,7 @@ def load_file(file: Path) -> list[CompiledPolicy | PolicyExceptionDocument]:
         documents = list(iter_documents(text))
     except YAMLDocumentError as error:
         raise PolicyLoadError(name, error.line, f"invalid YAML: {error.reason}") from None
-    loaded: list[CompiledPolicy | PolicyExceptionDocument] = []
+    loaded: list[LoadedDocument] = []
     errors: list[PolicyLoadError] = []
     for document in documents:
         try:
@@ -128,9 +140,7 @@ def load_file(file: Path) -> list[CompiledPolicy | PolicyExceptionDocument]:
     return loaded
 
 
-def _load_document(
-    document: YAMLDocument, file: Path
-) -> CompiledPolicy | PolicyExceptionDocument | None:
+def _load_document(document: YAMLDocument, file: Path) -> LoadedDocument | None:
     value = document.value
     name = str(file)
     if not isinstance(value, dict):
@@ -152,7 +162,7 @@ def _load_document(
     except ValidationError as error:
         raise _validation_error(error, document, name, ()) from None
     if isinstance(parsed, PolicyExceptionDocument):
-        return parsed
+        return compile_exception(parsed, document, file)
     return compile_policy(parsed, document, file)
 
 

@@ -7,6 +7,7 @@ policy is compiled, so an error names the check and the parameter.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -134,21 +135,57 @@ class PolicyDocument(Strict):
 
 
 class ExceptionTarget(Strict):
-    name: str
+    """A policy and the rules of it that an exception waives (no rules: every rule)."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=253)
     rules: list[str] = []
 
 
 class ExceptionSpec(Strict):
+    """Which rules are waived for which objects, who owns the waiver, why, and until when."""
+
     policies: list[ExceptionTarget] = Field(min_length=1)
     match: MatchBlock
     owner: str = Field(min_length=1)
     reason: str = Field(min_length=1)
-    expires: str = Field(min_length=10)
+    expires: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
     @field_validator("expires", mode="before")
     @classmethod
     def _date_as_text(cls, value: Any) -> Any:
-        return value.isoformat() if hasattr(value, "isoformat") else value
+        return value.isoformat() if isinstance(value, date) else value
+
+    @field_validator("expires")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        date.fromisoformat(value)  # ValueError for 2027-02-30
+        return value
+
+    @property
+    def expiry(self) -> date:
+        return date.fromisoformat(self.expires)
+
+    @field_validator("match")
+    @classmethod
+    def _names_its_objects(cls, match: MatchBlock) -> MatchBlock:
+        if not (
+            match.kinds
+            or match.namespaces
+            or match.names
+            or match.objectSelector
+            or match.namespaceSelector
+        ):
+            raise ValueError(
+                "an exception must name the objects it covers "
+                "(kinds, namespaces, names or selectors)"
+            )
+        if match.objectSelector is not None and not (match.namespaces or match.names):
+            # Otherwise any object carrying the labels would exempt itself.
+            raise ValueError(
+                "objectSelector must come with namespaces or names: labels alone would "
+                "let any object exempt itself by carrying them"
+            )
+        return match
 
 
 class PolicyExceptionDocument(Strict):
