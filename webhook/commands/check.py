@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from webhook.dryrun import EXIT_BAD_INPUT, run_check
 from webhook.errors import PolicySetError
 from webhook.policy.loader import load_policy_set
-from webhook.report import RENDERERS, RenderOptions
+from webhook.report import RENDERERS, RenderOptions, annotation_lines
 
 DEFAULT_POLICIES = "policies"
+DEFAULT_OUTPUT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    """Everything `check` runs with, from its flags and the environment (read only here)."""
+
+    policies: tuple[str, ...]
+    paths: tuple[str, ...]
+    output: str
+    github_annotations: bool  # in GitHub Actions: annotations on stderr beside the report
+    base: Path  # file names in SARIF and annotations are relative to this directory
+    today: date  # exceptions expire by this date
+
+    @classmethod
+    def from_arguments(
+        cls, arguments: argparse.Namespace, *, environ: Mapping[str, str], cwd: Path
+    ) -> CheckSettings:
+        output = arguments.output or DEFAULT_OUTPUT
+        in_actions = environ.get("GITHUB_ACTIONS") == "true"
+        return cls(
+            policies=tuple(arguments.policies or [DEFAULT_POLICIES]),
+            paths=tuple(arguments.paths),
+            output=output,
+            github_annotations=in_actions and output != "github",
+            base=cwd,
+            today=datetime.now(UTC).date(),
+        )
 
 
 def register(subcommands: Any) -> None:
@@ -21,7 +52,8 @@ def register(subcommands: Any) -> None:
         "check",
         help="check manifests against the policies (exit 0 ok, 1 denied, 2 bad input)",
         description="Evaluate Kubernetes manifests (YAML or JSON files, directories, or - for "
-        "stdin) with the same engine the webhook runs.",
+        "stdin) with the same engine the webhook runs. In GitHub Actions (GITHUB_ACTIONS=true) "
+        "findings are also written to stderr as annotations.",
     )
     parser.add_argument(
         "--policies",
@@ -29,19 +61,33 @@ def register(subcommands: Any) -> None:
         metavar="PATH",
         help=f"policy file or directory (repeatable; default: {DEFAULT_POLICIES}/)",
     )
-    parser.add_argument("--output", "-o", choices=sorted(RENDERERS), default="text")
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=sorted(RENDERERS),
+        default=None,
+        help=f"report format on stdout (default: {DEFAULT_OUTPUT}); github prints annotations",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file, directory or -")
     parser.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    settings = CheckSettings.from_arguments(arguments, environ=os.environ, cwd=Path.cwd())
+    return check(settings)
+
+
+def check(settings: CheckSettings) -> int:
     try:
-        policies = load_policy_set(arguments.policies or [DEFAULT_POLICIES])
+        policies = load_policy_set(settings.policies)
     except PolicySetError as error:
         for item in error.errors:
             print(f"error: invalid policy: {item}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = run_check(arguments.paths, policies, today=datetime.now(UTC).date())
-    options = RenderOptions(policies=policies, base=Path.cwd())
-    sys.stdout.write(RENDERERS[arguments.output](report, options))
+    report = run_check(settings.paths, policies, today=settings.today)
+    options = RenderOptions(policies=policies, base=settings.base)
+    if settings.github_annotations:
+        for line in annotation_lines(report, options):
+            print(line, file=sys.stderr)
+    sys.stdout.write(RENDERERS[settings.output](report, options))
     return report.exit_code

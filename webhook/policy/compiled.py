@@ -24,6 +24,7 @@ class CompiledRule:
     message: str | None
     match: Matcher | None
     exclude: Matcher | None
+    summary: str = ""  # what the rule requires, for reports (the check's summary, or the CEL)
 
 
 @dataclass(frozen=True, slots=True)

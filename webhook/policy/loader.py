@@ -236,6 +236,7 @@ def _compile_rule(
                 f"rule {rule.name!r} ({rule.check}): {error}",
             ) from None
         check_name = rule.check
+        summary = definition.summary
     else:
         assert rule.expression is not None and rule.message is not None
         try:
@@ -248,6 +249,7 @@ def _compile_rule(
             ) from None
         check = expression_check(program, rule.message, explicit_kinds, document.spec.params)
         check_name = "expression"
+        summary = f"CEL rule: {rule.message} (requires `{rule.expression.strip()}`)"
     return CompiledRule(
         name=rule.name,
         mode=rule.mode or document.spec.mode,
@@ -260,4 +262,5 @@ def _compile_rule(
         exclude=compile_match(rule.exclude, policy_level=False, expand_pods=False)
         if rule.exclude
         else None,
+        summary=summary,
     )

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from webhook.dryrun import CheckReport
+from webhook.report.github import annotation_lines, render_github
 from webhook.report.json import render_json
+from webhook.report.junit import render_junit
 from webhook.report.options import RenderOptions
+from webhook.report.sarif import render_sarif
 from webhook.report.text import render_text
 
 Renderer = Callable[[CheckReport, RenderOptions], str]
@@ -18,6 +21,19 @@ Renderer = Callable[[CheckReport, RenderOptions], str]
 RENDERERS: Mapping[str, Renderer] = {
     "text": render_text,
     "json": render_json,
+    "junit": render_junit,
+    "sarif": render_sarif,
+    "github": render_github,
 }
 
-__all__ = ["RENDERERS", "RenderOptions", "Renderer", "render_json", "render_text"]
+__all__ = [
+    "RENDERERS",
+    "RenderOptions",
+    "Renderer",
+    "annotation_lines",
+    "render_github",
+    "render_json",
+    "render_junit",
+    "render_sarif",
+    "render_text",
+]
