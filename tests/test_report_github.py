@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POLICIES
-from tests.reporting import bad_deployment, write_manifests, write_policies
+from tests.reporting import NON_ROOT, bad_deployment, write_manifests, write_policies
 from webhook.cli import main
 from webhook.report.github import escape_data, escape_property, workflow_command
 
@@ -51,7 +50,7 @@ def test_output_github_points_at_the_field_line(
         "  containers:\n    - name: app\n      image: reg.example.com/app:1\n"
         "      securityContext:\n        runAsUser: 0\n"
     )
-    code = main(["check", "--policies", str(POLICIES), "-o", "github", "manifests"])
+    code = main(["check", "--policies", str(NON_ROOT), "-o", "github", "manifests"])
     assert code == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(
@@ -77,7 +76,7 @@ def test_in_github_actions_annotations_go_to_stderr_beside_the_report(
     write_manifests(workspace / "a.yaml", bad_deployment())
     (workspace / "broken.yaml").write_text("kind: [unclosed\n")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert main(["check", "--policies", str(POLICIES), "-o", "json", "."]) == 2
+    assert main(["check", "--policies", str(NON_ROOT), "-o", "json", "."]) == 2
     captured = capsys.readouterr()
     report = json.loads(captured.out)  # stdout stays a clean JSON document
     assert len(report["findings"]) == 1
@@ -92,6 +91,6 @@ def test_outside_github_actions_there_are_no_annotations(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_manifests(workspace / "a.yaml", bad_deployment())
-    assert main(["check", "--policies", str(POLICIES), "a.yaml"]) == 1
+    assert main(["check", "--policies", str(NON_ROOT), "a.yaml"]) == 1
     captured = capsys.readouterr()
     assert "::error" not in captured.out + captured.err

@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, POLICIES
-from tests.reporting import bad_deployment, good_deployment, write_manifests, write_policies
+from tests.conftest import DATA
+from tests.reporting import (
+    NON_ROOT,
+    bad_deployment,
+    good_deployment,
+    write_manifests,
+    write_policies,
+)
 from webhook.cli import main
 
 COUNTS = ("tests", "failures", "errors", "skipped")
@@ -58,7 +64,7 @@ def test_one_suite_per_file_and_one_case_per_object_and_rule(
 def test_a_bad_file_is_a_suite_with_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = run_junit(["--policies", str(POLICIES), str(DATA / "manifests")], capsys)
+    root = run_junit(["--policies", str(NON_ROOT), str(DATA / "manifests")], capsys)
     [broken] = [
         suite
         for suite in root.findall("testsuite")
@@ -98,7 +104,7 @@ def test_text_that_xml_cannot_carry_is_replaced(
     obj = bad_deployment("api")
     obj["metadata"] = {"name": "api\x01bell", "namespace": "shop"}
     manifest = write_manifests(tmp_path / "a.yaml", obj)
-    root = run_junit(["--policies", str(POLICIES), str(manifest)], capsys)
+    root = run_junit(["--policies", str(NON_ROOT), str(manifest)], capsys)
     case = root.find("testsuite/testcase")
     assert case is not None
     assert case.attrib["classname"] == "Deployment shop/api\ufffdbell"

@@ -8,8 +8,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import DATA, POLICIES
-from tests.reporting import bad_deployment, good_deployment, write_manifests, write_policies
+from tests.conftest import DATA
+from tests.reporting import (
+    NON_ROOT,
+    bad_deployment,
+    good_deployment,
+    write_manifests,
+    write_policies,
+)
 from webhook.cli import main
 
 SCHEMA = json.loads((DATA / "sarif" / "sarif-schema-2.1.0.json").read_text())
@@ -111,7 +117,7 @@ def test_the_line_is_the_line_of_the_offending_field(
         "    - name: app\n      image: reg.example.com/app:1\n      securityContext:\n"
         "        runAsUser: 0\n"
     )
-    _, log = run_sarif(["--policies", str(POLICIES), "pod.yaml"], capsys)
+    _, log = run_sarif(["--policies", str(NON_ROOT), "pod.yaml"], capsys)
     [result] = log["runs"][0]["results"]
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 10
 
@@ -121,7 +127,7 @@ def test_stdin_has_only_a_logical_location(
 ) -> None:
     text = json.dumps(bad_deployment("from-stdin"))
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
-    _, log = run_sarif(["--policies", str(POLICIES), "-"], capsys)
+    _, log = run_sarif(["--policies", str(NON_ROOT), "-"], capsys)
     [result] = log["runs"][0]["results"]
     assert "physicalLocation" not in result["locations"][0]
     assert result["locations"][0]["logicalLocations"][0]["name"] == "from-stdin"
@@ -131,9 +137,9 @@ def test_fingerprints_survive_moved_lines(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_manifests(workspace / "a.yaml", bad_deployment("api"))
-    _, first = run_sarif(["--policies", str(POLICIES), "a.yaml"], capsys)
+    _, first = run_sarif(["--policies", str(NON_ROOT), "a.yaml"], capsys)
     write_manifests(workspace / "a.yaml", good_deployment("other"), bad_deployment("api"))
-    _, second = run_sarif(["--policies", str(POLICIES), "a.yaml"], capsys)
+    _, second = run_sarif(["--policies", str(NON_ROOT), "a.yaml"], capsys)
     [before], [after] = first["runs"][0]["results"], second["runs"][0]["results"]
     assert before["partialFingerprints"] == after["partialFingerprints"]
     assert (
@@ -146,7 +152,7 @@ def test_the_schema_check_rejects_a_wrong_level(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_manifests(workspace / "a.yaml", bad_deployment("api"))
-    _, log = run_sarif(["--policies", str(POLICIES), "a.yaml"], capsys)
+    _, log = run_sarif(["--policies", str(NON_ROOT), "a.yaml"], capsys)
     log["runs"][0]["results"][0]["level"] = "fatal"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft4Validator(SCHEMA).validate(log)
