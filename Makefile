@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8443
 
-.PHONY: run test lint types unit setup
+.PHONY: run test lint types unit setup policies-kustomization
 
 $(BIN)/policy-webhook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ unit: setup
 	$(BIN)/python -m pytest
 
 test: lint types unit
+
+# After adding or removing a policy file: the list of files deploy/ ships in the policies ConfigMap.
+policies-kustomization: setup
+	$(BIN)/python scripts/policies_kustomization.py
