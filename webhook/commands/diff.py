@@ -1,0 +1,61 @@
+"""`policy-webhook diff`: what a policy change newly denies, admits and warns about."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from webhook.dryrun import EXIT_BAD_INPUT
+from webhook.errors import PolicySetError
+from webhook.impact import RENDERERS, run_diff
+from webhook.policy.compiled import PolicySet
+from webhook.policy.loader import load_policy_set
+
+
+def register(subcommands: Any) -> None:
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "diff",
+        help="preview a policy change on manifests (exit 0 no new denials, 1 new denials, "
+        "2 bad input)",
+        description="Evaluate the same manifests (YAML or JSON files, directories, - for stdin, "
+        "or a cluster export such as `kubectl get -A -o json`) with the base and the head "
+        "policies, and report what the head newly denies, newly admits and newly warns about.",
+    )
+    parser.add_argument(
+        "--base",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="policy file or directory before the change (repeatable)",
+    )
+    parser.add_argument(
+        "--head",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="policy file or directory after the change (repeatable)",
+    )
+    parser.add_argument("--output", "-o", choices=sorted(RENDERERS), default="text")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file, directory or -")
+    parser.set_defaults(run=run)
+
+
+def _load(paths: list[str], side: str) -> PolicySet | None:
+    try:
+        return load_policy_set(paths)
+    except PolicySetError as error:
+        for item in error.errors:
+            print(f"error: invalid {side} policy: {item}", file=sys.stderr)
+        return None
+
+
+def run(arguments: argparse.Namespace) -> int:
+    base = _load(arguments.base, "base")
+    head = _load(arguments.head, "head")
+    if base is None or head is None:
+        return EXIT_BAD_INPUT
+    report = run_diff(arguments.paths, base=base, head=head, today=datetime.now(UTC).date())
+    sys.stdout.write(RENDERERS[arguments.output](report))
+    return report.exit_code
