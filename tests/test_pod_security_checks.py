@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import POLICIES
 from tests.helpers import request
@@ -351,3 +353,63 @@ def test_non_pod_objects_are_skipped() -> None:
         "metadata": {"name": "c", "namespace": "default"},
     }
     assert evaluate(request(config), policies) == []
+
+
+# Any JSON value where a pod spec has structure: the checks report or pass, never crash.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    [
+        "securityContext",
+        "capabilities",
+        "add",
+        "drop",
+        "ports",
+        "hostPort",
+        "seLinuxOptions",
+        "seccompProfile",
+        "appArmorProfile",
+        "type",
+        "livenessProbe",
+        "lifecycle",
+        "httpGet",
+        "host",
+        "volumes",
+        "sysctls",
+        "name",
+        "os",
+        "hostUsers",
+        "windowsOptions",
+        "runAsNonRoot",
+        "runAsUser",
+        "procMount",
+    ]
+)
+SHAPES = st.dictionaries(
+    FIELDS, JSON_VALUES | st.dictionaries(FIELDS, JSON_VALUES, max_size=4), max_size=6
+)
+
+
+@given(
+    spec=SHAPES,
+    container=SHAPES,
+    annotations=st.dictionaries(st.text(max_size=50), JSON_VALUES, max_size=3),
+)
+@settings(max_examples=150, deadline=None)
+def test_any_shape_is_checked_without_crashing(
+    spec: JSONObject, container: JSONObject, annotations: JSONObject
+) -> None:
+    obj = pod(container=container, **spec)
+    obj["metadata"]["annotations"] = {
+        f"{APPARMOR}{key}": value for key, value in annotations.items()
+    }
+    for name in CHECKS:
+        if name.startswith("podSecurity/"):
+            for violation in run(name.removeprefix("podSecurity/"), obj):
+                assert violation.path.startswith(("/spec/", "/metadata/"))
+                assert violation.path in violation.message

@@ -101,7 +101,7 @@ def app_armor_profile(pod: PodView) -> list[Violation]:
     )
     annotations = child(pod.metadata, "annotations")
     for key, value in annotations.items():
-        if not key.startswith(APPARMOR_ANNOTATION_PREFIX):
+        if not isinstance(key, str) or not key.startswith(APPARMOR_ANNOTATION_PREFIX):
             continue
         if isinstance(value, str) and (
             not value or value == "runtime/default" or value.startswith("localhost/")

@@ -73,7 +73,9 @@ def restricted_volumes(pod: PodView) -> list[Violation]:
         source = next((key for key in RESTRICTED_VOLUMES if volume.get(key) is not None), None)
         if source is None:
             # A volume with no source at all is defaulted to emptyDir by the API server.
-            unknown = [key for key, value in volume.items() if key != "name" and value is not None]
+            unknown = [
+                str(key) for key, value in volume.items() if key != "name" and value is not None
+            ]
             if not unknown:
                 continue
             source = unknown[0]
