@@ -3,6 +3,7 @@
 PolicyWebhookError
 ├── PolicyLoadError      a policy file is unreadable or invalid (file, line, reason)
 ├── ManifestError        a manifest given to `check` is unreadable or not Kubernetes YAML/JSON
+├── SuiteError           a policy test suite (kind PolicyTest) is unreadable or invalid
 └── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
 """
 
@@ -45,3 +46,14 @@ class ManifestError(PolicyWebhookError):
 
 class ReviewError(PolicyWebhookError):
     """An AdmissionReview body is malformed."""
+
+
+class SuiteError(PolicyWebhookError):
+    """A policy test suite or a file it names is invalid; names the file, the line and why."""
+
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")

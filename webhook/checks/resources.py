@@ -91,6 +91,7 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         assert ctx.pod is not None
         violations: list[Violation] = []
+        defaults_requests = ctx.kind == "Pod" and ctx.group == ""
         for container in ctx.pod.containers:
             if container.list_name not in CHECKED_LISTS:
                 continue
@@ -100,6 +101,10 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
             for section in ("requests", "limits"):
                 value = resources.get(section)
                 sections[section] = value if isinstance(value, dict) else {}
+            if defaults_requests:
+                # The API server defaults a Pod's missing requests to its limits before
+                # admission (not a template's): judge what the webhook will see.
+                sections["requests"] = {**sections["limits"], **sections["requests"]}
             for section, required in (("requests", params.requests), ("limits", params.limits)):
                 for name in required:
                     if name not in sections[section]:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from webhook.commands import check, diff
+from webhook.commands import check, diff, test
 
-COMMANDS: tuple[ModuleType, ...] = (check, diff)
+COMMANDS: tuple[ModuleType, ...] = (check, diff, test)

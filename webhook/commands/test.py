@@ -1,0 +1,45 @@
+"""`policy-webhook test`: run the policy test suites (kind PolicyTest) next to the policies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from webhook.policytest.junit import render_junit
+from webhook.policytest.report import render_text
+from webhook.policytest.runner import EXIT_BAD_INPUT, run_tests
+
+DEFAULT_PATH = "policies"
+
+
+def register(subcommands: Any) -> None:
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "test",
+        help="run the policies' test suites (exit 0 all pass, 1 a test failed, 2 bad input)",
+        description="Run the PolicyTest suites found in `tests/` folders under PATH (or the "
+        "suite files named) through the same engine as `check` and the webhook.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help=f"suite file, or directory searched for tests/*.yaml (default: {DEFAULT_PATH}/)",
+    )
+    parser.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    report = run_tests(arguments.paths or [DEFAULT_PATH])
+    sys.stdout.write(render_text(report))
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if arguments.junit:
+        try:
+            Path(arguments.junit).write_bytes(render_junit(report))
+        except OSError as error:
+            print(f"error: cannot write {arguments.junit}: {error.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return report.exit_code

@@ -1,0 +1,1 @@
+"""Policy test suites (kind PolicyTest): the schema, loading, running and reporting them."""

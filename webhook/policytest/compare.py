@@ -1,0 +1,93 @@
+"""Comparing a case's expectations with what the engine concluded; each gives a `Check`.
+
+A failed check carries diff lines (`-` expected, `+` actual, ` ` context) that say what
+differs and show the findings behind the actual result; pure.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from webhook.decision import Decision, format_finding
+from webhook.findings import Finding
+from webhook.policytest.model import Expectation
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One row of the results table: what was expected, what happened, and the diff if not."""
+
+    label: str  # policy/rule, "allowed" or "patched"
+    expected: str
+    actual: str
+    ok: bool
+    diff: tuple[str, ...] = ()
+
+
+def _finding_lines(findings: Sequence[Finding], prefix: str) -> list[str]:
+    return [
+        f"{prefix}  {finding.mode.value} {finding.result.value}: {format_finding(finding)}"
+        for finding in findings
+        if finding.failed
+    ]
+
+
+def expectation_check(expectation: Expectation, result: str, findings: Sequence[Finding]) -> Check:
+    """Compare the result, and the message and paths when the expectation names them."""
+    failing = [finding for finding in findings if finding.failed]
+    diff: list[str] = []
+    actual = result
+    if result != expectation.result:
+        diff += [f"-result: {expectation.result}", f"+result: {result}"]
+        diff += _finding_lines(failing, "+")
+    else:
+        if expectation.message is not None and not any(
+            expectation.message in finding.message for finding in failing
+        ):
+            actual = f"{result} (other message)"
+            diff.append(f"-a message containing: {expectation.message!r}")
+            diff += _finding_lines(failing, "+")
+        if expectation.paths is not None:
+            expected_paths = sorted(set(expectation.paths))
+            actual_paths = sorted({finding.path for finding in failing})
+            if expected_paths != actual_paths:
+                actual = f"{result} (other paths)" if actual == result else f"{result} (differs)"
+                diff += [f"-path: {path}" for path in expected_paths if path not in actual_paths]
+                diff += [f"+path: {path}" for path in actual_paths if path not in expected_paths]
+                diff += [f" path: {path}" for path in expected_paths if path in actual_paths]
+    return Check(
+        label=expectation.label,
+        expected=expectation.result,
+        actual=actual,
+        ok=not diff,
+        diff=tuple(diff),
+    )
+
+
+def allowed_check(expected: bool, decision: Decision) -> Check:
+    """Compare the admission decision: the verdict the webhook would answer."""
+    words = {True: "allowed", False: "denied"}
+    if decision.allowed == expected:
+        return Check("allowed", words[expected], words[decision.allowed], ok=True)
+    diff = [f"-{words[expected]}", f"+{words[decision.allowed]}"]
+    diff += _finding_lines(decision.denials, "+")
+    return Check("allowed", words[expected], words[decision.allowed], ok=False, diff=tuple(diff))
+
+
+def yaml_text(value: Any) -> list[str]:
+    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False).splitlines()
+
+
+def object_check(label: str, expected: Any, actual: Any) -> Check:
+    """Compare two objects; when they differ, the diff is a unified diff of their YAML."""
+    if expected == actual:
+        return Check(label, "object", "same object", ok=True)
+    diff = difflib.unified_diff(
+        yaml_text(expected), yaml_text(actual), "expected", "actual", lineterm=""
+    )
+    return Check(label, "object", "other object", ok=False, diff=tuple(diff))
