@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def register(subcommands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    report = run_tests(arguments.paths or [DEFAULT_PATH])
+    report = run_tests(arguments.paths or [DEFAULT_PATH], today=datetime.now(UTC).date())
     sys.stdout.write(render_text(report))
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)

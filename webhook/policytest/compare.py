@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from webhook.decision import Decision, format_finding
-from webhook.findings import Finding
+from webhook.findings import Finding, Result
 from webhook.policytest.model import Expectation
 
 
@@ -29,17 +29,33 @@ class Check:
     diff: tuple[str, ...] = ()
 
 
+def reported(finding: Finding) -> bool:
+    """A finding that says something is wrong: failed, errored, or failed and waived."""
+    return finding.failed or finding.result is Result.WAIVED
+
+
+def _text(finding: Finding) -> str:
+    """What `message` is matched against: the message, and the waiver of a waived finding."""
+    if finding.waiver is None:
+        return finding.message
+    return f"{finding.message}; {finding.waiver.describe()}"
+
+
 def _finding_lines(findings: Sequence[Finding], prefix: str) -> list[str]:
-    return [
-        f"{prefix}  {finding.mode.value} {finding.result.value}: {format_finding(finding)}"
-        for finding in findings
-        if finding.failed
-    ]
+    lines = []
+    for finding in findings:
+        if not reported(finding):
+            continue
+        text = f"{prefix}  {finding.mode.value} {finding.result.value}: {format_finding(finding)}"
+        if finding.waiver is not None:
+            text = f"{text}; {finding.waiver.describe()}"
+        lines.append(text)
+    return lines
 
 
 def expectation_check(expectation: Expectation, result: str, findings: Sequence[Finding]) -> Check:
     """Compare the result, and the message and paths when the expectation names them."""
-    failing = [finding for finding in findings if finding.failed]
+    failing = [finding for finding in findings if reported(finding)]
     diff: list[str] = []
     actual = result
     if result != expectation.result:
@@ -47,7 +63,7 @@ def expectation_check(expectation: Expectation, result: str, findings: Sequence[
         diff += _finding_lines(failing, "+")
     else:
         if expectation.message is not None and not any(
-            expectation.message in finding.message for finding in failing
+            expectation.message in _text(finding) for finding in failing
         ):
             actual = f"{result} (other message)"
             diff.append(f"-a message containing: {expectation.message!r}")

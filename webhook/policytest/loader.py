@@ -7,8 +7,10 @@ a bad suite is reported and the other suites still run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ class Suite:
     line: int
     policies: tuple[Path, ...]
     policies_line: int
+    today: date | None
     cases: tuple[LoadedCase, ...]
 
 
@@ -162,8 +165,9 @@ def _load_document(document: YAMLDocument, file: Path) -> Suite:
         name=parsed.metadata.name,
         file=name,
         line=document.line,
-        policies=tuple(base / text for text in parsed.spec.policies),
+        policies=tuple(Path(os.path.normpath(base / text)) for text in parsed.spec.policies),
         policies_line=document.line_of(["spec", "policies"]),
+        today=parsed.spec.today,
         cases=tuple(cases),
     )
 

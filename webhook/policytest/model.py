@@ -6,14 +6,15 @@ file, or as a whole AdmissionReview) and what each named policy and rule must co
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from webhook.policy.model import NAME_PATTERN, Metadata, Operation
 
-ExpectedResult = Literal["pass", "fail", "warn", "skip", "error"]
-FAILING_RESULTS = ("fail", "warn", "error")
+ExpectedResult = Literal["pass", "fail", "warn", "skip", "error", "waived"]
+FAILING_RESULTS = ("fail", "warn", "error", "waived")
 Via = Literal["check", "webhook"]
 
 
@@ -93,6 +94,7 @@ class Case(Strict):
 
 class SuiteSpec(Strict):
     policies: list[str] = Field(default_factory=lambda: [".."], min_length=1)
+    today: date | None = None  # the date PolicyExceptions are judged at (default: today, UTC)
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -63,6 +63,11 @@ def summary_line(report: RunReport) -> str:
     checks = [check for result in report.results for check in result.checks]
     passed = sum(1 for check in checks if check.ok)
     return (
-        f"{report.suites} suites, {len(report.results)} cases, {len(checks)} expectations: "
-        f"{passed} passed, {len(checks) - passed} failed; {len(report.errors)} errors"
+        f"{_count(report.suites, 'suite')}, {_count(len(report.results), 'case')}, "
+        f"{_count(len(checks), 'expectation')}: {passed} passed, {len(checks) - passed} failed; "
+        f"{_count(len(report.errors), 'error')}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,11 @@ class RunReport:
         return EXIT_FAILED if self.failed else EXIT_OK
 
 
-def run_tests(paths: Sequence[Path | str]) -> RunReport:
-    """Load the suites under `paths` and run every case; bad suites become errors, not raises."""
+def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
+    """Load the suites under `paths` and run every case; bad suites become errors, not raises.
+
+    PolicyExceptions are judged at `today` unless a suite fixes its own date.
+    """
     loaded = load_suites(paths)
     report = RunReport(errors=list(loaded.errors), suites=len(loaded.suites))
     cache: dict[tuple[Path, ...], PolicySet | list[SuiteError]] = {}
@@ -71,7 +75,7 @@ def run_tests(paths: Sequence[Path | str]) -> RunReport:
             continue
         for case in suite.cases:
             try:
-                checks = run_case(case, policies, suite=suite)
+                checks = run_case(case, policies, suite=suite, today=suite.today or today)
             except SuiteError as error:
                 report.errors.append(error)
                 continue
@@ -121,12 +125,18 @@ def build_request(case: LoadedCase) -> tuple[AdmissionRequest, bool]:
     return request, offline
 
 
-def run_case(case: LoadedCase, policies: PolicySet, *, suite: Suite) -> tuple[Check, ...]:
+def run_case(
+    case: LoadedCase, policies: PolicySet, *, suite: Suite, today: date
+) -> tuple[Check, ...]:
     """Evaluate one case and compare; raises SuiteError when it names an unknown policy/rule."""
     _check_names(case, policies, suite)
     request, offline = build_request(case)
     findings = evaluate(
-        request, policies, namespace_labels=case.spec.namespaceLabels, offline=offline
+        request,
+        policies,
+        namespace_labels=case.spec.namespaceLabels,
+        offline=offline,
+        today=today,
     )
     checks = [
         expectation_check(
@@ -139,7 +149,11 @@ def run_case(case: LoadedCase, policies: PolicySet, *, suite: Suite) -> tuple[Ch
     if case.spec.allowed is not None:
         checks.append(allowed_check(case.spec.allowed, decide(findings)))
     if case.spec.patched is not None:
-        raise SuiteError(suite.file, case.line, "patched: PENDING")
+        raise SuiteError(
+            suite.file,
+            case.line,
+            f"case {case.spec.name!r}: `patched` needs /mutate, which this version lacks",
+        )
     return tuple(checks)
 
 
@@ -169,10 +183,11 @@ def _about(finding: Finding, policy: str, rule: str | None) -> bool:
 
 
 def actual_result(findings: Sequence[Finding], policy: str, rule: str | None) -> str:
-    """pass | fail | warn | skip | error for a rule, or for a whole policy when `rule` is None.
+    """pass | fail | warn | waived | skip | error for a rule, or a policy when `rule` is None.
 
-    `fail` is a failure in enforce or audit mode, `warn` one in warn mode; `skip` means the
-    policy did not match or the rule did not apply. An error outweighs a failure.
+    `fail` is a failure in enforce or audit mode, `warn` one in warn mode, `waived` one a
+    PolicyException covers; `skip` means the policy did not match or the rule did not apply.
+    The worst outcome wins: error, fail, warn, waived, pass, skip.
     """
     relevant = [finding for finding in findings if _about(finding, policy, rule)]
     if any(finding.result is Result.ERROR for finding in relevant):
@@ -182,6 +197,8 @@ def actual_result(findings: Sequence[Finding], policy: str, rule: str | None) ->
         return "fail"
     if failed:
         return "warn"
+    if any(finding.result is Result.WAIVED for finding in relevant):
+        return "waived"
     if any(finding.result is Result.PASS for finding in relevant):
         return "pass"
     return "skip"
