@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8443
 
-.PHONY: run test lint types unit setup policies-kustomization
+.PHONY: run test lint types unit setup policies-kustomization dev-certs
 
 $(BIN)/policy-webhook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ $(BIN)/policy-webhook: pyproject.toml
 
 setup: $(BIN)/policy-webhook
 
-run: setup
-	$(BIN)/policy-webhook check --policies policies examples
+# Dev certificates for the Service name and 127.0.0.1 in certs/dev/ (git-ignored); generated
+# when missing, kept while valid for 30 more days.
+dev-certs: setup
+	$(BIN)/policy-webhook certs --service policy-webhook --namespace policy-webhook \
+		--out certs/dev --keep-existing
+
+run: dev-certs
+	$(BIN)/policy-webhook serve --policies policies --tls-cert certs/dev/tls.crt \
+		--tls-key certs/dev/tls.key --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -4,7 +4,9 @@ PolicyWebhookError
 ├── PolicyLoadError      a policy file is unreadable or invalid (file, line, reason)
 ├── ManifestError        a manifest given to `check` is unreadable or not Kubernetes YAML/JSON
 ├── SuiteError           a policy test suite (kind PolicyTest) is unreadable or invalid
-└── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
+├── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
+├── CertificateError     a certificate or key file is unreadable or does not match
+└── SettingsError        a flag or environment variable of `serve` has an invalid value
 """
 
 from __future__ import annotations
@@ -57,3 +59,11 @@ class SuiteError(PolicyWebhookError):
         self.reason = reason
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {reason}")
+
+
+class CertificateError(PolicyWebhookError):
+    """A certificate or key file is unreadable, malformed, or the key does not match."""
+
+
+class SettingsError(PolicyWebhookError):
+    """A setting (flag or environment variable) has an invalid value."""

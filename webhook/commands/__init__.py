@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from webhook.commands import check, diff, test
+from webhook.commands import certs, check, diff, serve, test
 
-COMMANDS: tuple[ModuleType, ...] = (check, diff, test)
+COMMANDS: tuple[ModuleType, ...] = (serve, check, test, diff, certs)

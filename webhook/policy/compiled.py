@@ -30,7 +30,7 @@ class CompiledRule:
 @dataclass(frozen=True, slots=True)
 class CompiledMutation:
     name: str
-    defaults: dict[str, Any]
+    defaults: dict[str, Any]  # {"pod": {...}, "containers": {...}}, validated at load
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,7 +197,8 @@ def compile_policy(document: PolicyDocument, source: YAMLDocument, file: Path) -
         else None,
         rules=rules,
         mutations=tuple(
-            CompiledMutation(name=item.name, defaults=item.defaults) for item in spec.mutate
+            CompiledMutation(name=item.name, defaults=item.defaults.model_dump())
+            for item in spec.mutate
         ),
         source=str(file),
         line=source.line,

@@ -8,11 +8,13 @@ policy is compiled, so an error names the check and the parameter.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from webhook.findings import Mode
+from webhook.quantity import QuantityError, parse_quantity
 
 API_VERSION = "policy-webhook.dev/v1alpha1"
 DESCRIPTION_ANNOTATION = "policy-webhook.dev/description"
@@ -97,11 +99,45 @@ class RuleSpec(Strict):
         return self
 
 
+class MutationDefaults(Strict):
+    """Values set where missing: `pod` on the pod spec, `containers` on every container and
+    init container (ephemeral containers may not set resources, so they are left alone)."""
+
+    pod: dict[str, Any] = {}
+    containers: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MutationDefaults:
+        if not self.pod and not self.containers:
+            raise ValueError("defaults need `pod` or `containers` values")
+        resources = self.containers.get("resources", {})
+        if not isinstance(resources, dict):
+            raise ValueError("containers.resources must be a mapping")
+        parsed: dict[str, dict[str, Decimal]] = {}
+        for section in ("requests", "limits"):
+            values = resources.get(section) or {}
+            if not isinstance(values, dict):
+                raise ValueError(f"containers.resources.{section} must be a mapping")
+            for name, value in values.items():
+                try:
+                    quantity = parse_quantity(value if isinstance(value, str | int | float) else "")
+                except QuantityError as error:
+                    raise ValueError(f"containers.resources.{section}.{name}: {error}") from None
+                parsed.setdefault(section, {})[name] = quantity
+        for name, request in parsed.get("requests", {}).items():
+            limit = parsed.get("limits", {}).get(name)
+            if limit is not None and request > limit:
+                raise ValueError(
+                    f"containers.resources: the default {name} request is above its limit"
+                )
+        return self
+
+
 class MutationSpec(Strict):
     """Defaults set by /mutate where a field is missing; never overwrites what the author set."""
 
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
-    defaults: dict[str, Any] = Field(min_length=1)
+    defaults: MutationDefaults
 
 
 class PolicySpec(Strict):

@@ -1,0 +1,202 @@
+"""The app in process: collaborators plugged in, the one catch-all, deadlines, body limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.helpers import pod_spec, wrap
+from tests.reviews import admission_review
+from webhook.app import create_app
+from webhook.findings import Finding
+from webhook.policy.compiled import PolicySet
+from webhook.review import AdmissionRequest
+from webhook.settings import FailureMode, Settings
+
+JSONObject = dict[str, Any]
+POLICY = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: baseline}
+spec:
+  match: {kinds: [Pod]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+"""
+
+
+def call(app: FastAPI, path: str, body: bytes, *, method: str = "POST") -> httpx.Response:
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
+            return await client.request(method, path, content=body)
+
+    return asyncio.run(send())
+
+
+def review_body(obj: JSONObject, **options: Any) -> bytes:
+    return json.dumps(admission_review(obj, **options)).encode()
+
+
+def broken_evaluate(
+    request: AdmissionRequest,
+    policies: PolicySet,
+    *,
+    namespace_labels: Mapping[str, str] | None = None,
+    lookups: Mapping[Any, Any] | None = None,
+) -> list[Finding]:
+    raise KeyError("no such check")
+
+
+@pytest.fixture
+def policies(policy_set: Callable[[str], PolicySet]) -> PolicySet:
+    return policy_set(POLICY)
+
+
+def test_an_internal_error_is_denied_with_the_reason(policies: PolicySet) -> None:
+    app = create_app(settings=Settings(), policies=policies, evaluate=broken_evaluate)
+    answer = call(app, "/validate", review_body(wrap("Pod", pod_spec())))
+    assert answer.status_code == 200
+    response = answer.json()["response"]
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 500
+    assert "KeyError: 'no such check'" in response["status"]["message"]
+    assert "failure mode is deny" in response["status"]["message"]
+    metrics = call(app, "/metrics", b"", method="GET").text
+    assert 'policy_webhook_internal_errors_total{endpoint="validate"} 1.0' in metrics
+    assert 'verdict="error"' in metrics
+
+
+def test_an_internal_error_is_allowed_with_a_warning_when_configured(
+    policies: PolicySet,
+) -> None:
+    settings = Settings(failure_mode=FailureMode.ALLOW)
+    app = create_app(settings=settings, policies=policies, evaluate=broken_evaluate)
+    response = call(app, "/validate", review_body(wrap("Pod", pod_spec()))).json()["response"]
+    assert response["allowed"] is True
+    (warning,) = response["warnings"]
+    assert "KeyError" in warning and "failure mode is allow" in warning
+
+
+def test_a_lookup_past_its_deadline_is_an_internal_error(policies: PolicySet) -> None:
+    async def slow_lookup(request: AdmissionRequest, policies: PolicySet) -> Mapping[Any, Any]:
+        await asyncio.sleep(30)
+        return {}
+
+    settings = Settings(timeout_seconds=0.05)
+    app = create_app(settings=settings, policies=policies, lookup=slow_lookup)
+    response = call(app, "/validate", review_body(wrap("Pod", pod_spec()))).json()["response"]
+    assert response["allowed"] is False
+    assert "TimeoutError" in response["status"]["message"]
+
+
+def test_lookup_results_reach_the_evaluation(policies: PolicySet) -> None:
+    seen: list[Mapping[Any, Any] | None] = []
+
+    async def lookup(request: AdmissionRequest, policies: PolicySet) -> Mapping[Any, Any]:
+        return {"image": request.uid}
+
+    def evaluate(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+        lookups: Mapping[Any, Any] | None = None,
+    ) -> list[Finding]:
+        seen.append(lookups)
+        return []
+
+    app = create_app(settings=Settings(), policies=policies, lookup=lookup, evaluate=evaluate)
+    body = review_body(wrap("Pod", pod_spec()))
+    response = call(app, "/validate", body).json()["response"]
+    assert response["allowed"] is True
+    assert seen == [{"image": json.loads(body)["request"]["uid"]}]
+
+
+def test_an_internal_error_in_mutation_follows_the_failure_mode(policies: PolicySet) -> None:
+    def broken_mutate(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> tuple[JSONObject | None, list[str]]:
+        raise ValueError("cannot mutate")
+
+    app = create_app(settings=Settings(), policies=policies, mutate=broken_mutate)
+    response = call(app, "/mutate", review_body(wrap("Pod", pod_spec()))).json()["response"]
+    assert response["allowed"] is False
+    assert "ValueError: cannot mutate" in response["status"]["message"]
+    assert "patch" not in response
+
+
+@pytest.mark.parametrize("path", ["/validate", "/mutate"])
+def test_bodies_over_the_limit_get_413_even_without_a_length(
+    policies: PolicySet, path: str
+) -> None:
+    app = create_app(settings=Settings(max_body_bytes=1000), policies=policies)
+    body = review_body(wrap("ConfigMap", {"data": {"a": "x" * 2000}}))
+
+    async def chunks() -> Any:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
+            return await client.post(path, content=chunks())
+
+    answer = asyncio.run(send())
+    assert answer.status_code == 413
+    assert call(app, path, body).status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/validate", "/mutate"])
+def test_fastapis_own_routes_give_the_same_answers(policies: PolicySet, path: str) -> None:
+    fast = create_app(settings=Settings(), policies=policies)
+    routed = create_app(settings=Settings(), policies=policies, fast_path=False)
+    body = review_body(wrap("Pod", pod_spec()))
+    assert call(routed, path, body).json() == call(fast, path, body).json()
+    assert call(routed, path, b"null").status_code == 400
+    too_large = Settings(max_body_bytes=10)
+    small = create_app(settings=too_large, policies=policies, fast_path=False)
+    assert call(small, path, body).status_code == 413
+
+
+def test_excluded_namespaces_skip_evaluation(policies: PolicySet) -> None:
+    settings = Settings(exclude_namespaces=("legacy",), namespace="webhook-system")
+    app = create_app(settings=settings, policies=policies, evaluate=broken_evaluate)
+    for namespace in ("legacy", "webhook-system"):
+        body = review_body(wrap("Pod", pod_spec(), namespace=namespace))
+        assert call(app, "/validate", body).json()["response"]["allowed"] is True
+    body = review_body(wrap("Pod", pod_spec(), namespace="kube-system"))
+    assert call(app, "/validate", body).json()["response"]["allowed"] is False  # not excluded
+
+
+def test_readiness_follows_the_certificate(policies: PolicySet) -> None:
+    state = {"ready": False}
+    app = create_app(settings=Settings(), policies=policies, ready=lambda: state["ready"])
+    assert call(app, "/readyz", b"", method="GET").status_code == 503
+    state["ready"] = True
+    assert call(app, "/readyz", b"", method="GET").json() == {"status": "ready", "policies": 1}
+
+
+def test_decisions_are_logged_as_fields(
+    policies: PolicySet, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings=Settings(), policies=policies)
+    with caplog.at_level(logging.INFO, logger="policy_webhook.decisions"):
+        call(app, "/validate", review_body(wrap("Pod", pod_spec(), name="api"), user="carol"))
+    (record,) = [r for r in caplog.records if r.name == "policy_webhook.decisions"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["name"] == "api" and fields["user"] == "carol"
+    assert fields["verdict"] == "denied"
+    assert fields["failed"] == [
+        {"policy": "baseline", "rule": "run-as-non-root", "mode": "enforce"}
+    ]

@@ -1,0 +1,190 @@
+"""The real webhook process for end-to-end tests, and a client that calls it like the API server:
+TLS verified against the generated CA with the Service's DNS name as server name (SNI), while
+connecting to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from webhook import tls
+
+SERVICE = "policy-webhook"
+NAMESPACE = "policy-webhook"
+SERVER_NAME = f"{SERVICE}.{NAMESPACE}.svc"
+REPOSITORY = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0
+CLIENT_TIMEOUT = 10.0  # the API server's maximum webhook timeout
+
+JSONObject = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_certificates(directory: Path) -> None:
+    """A CA and serving certificate for the test Service, as `policy-webhook certs` writes."""
+    ca = tls.generate_ca(common_name="test webhook CA")
+    names = [*tls.service_names(SERVICE, NAMESPACE), *tls.LOCAL_NAMES]
+    serving = tls.generate_serving_certificate(
+        ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES
+    )
+    tls.write_bundle(directory, ca=ca, serving=serving)
+
+
+def client_context(ca_file: Path) -> ssl.SSLContext:
+    """What the API server does with the caBundle: verify the chain and the server name."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+@dataclass
+class WebhookServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    certificates: Path
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def client(self, *, ca_file: Path | None = None) -> WebhookClient:
+        return WebhookClient(self.base_url, ca_file or self.certificates / tls.CA_FILE)
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+class WebhookClient:
+    """An httpx client that connects to 127.0.0.1 but verifies (and sends SNI) SERVER_NAME."""
+
+    def __init__(self, base_url: str, ca_file: Path) -> None:
+        self.http = httpx.Client(
+            base_url=base_url, verify=client_context(ca_file), timeout=CLIENT_TIMEOUT
+        )
+
+    def __enter__(self) -> WebhookClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def post(self, path: str, body: bytes) -> httpx.Response:
+        return self.http.post(
+            path,
+            content=body,
+            headers={"content-type": "application/json"},
+            extensions={"sni_hostname": SERVER_NAME},
+        )
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path, extensions={"sni_hostname": SERVER_NAME})
+
+    def review(self, path: str, review: JSONObject) -> JSONObject:
+        """POST an AdmissionReview and return its `response` (asserting HTTP 200 and the uid)."""
+        answer = self.post(path, _json(review))
+        assert answer.status_code == 200, answer.text
+        document: JSONObject = answer.json()
+        assert document["kind"] == "AdmissionReview"
+        assert document["apiVersion"] == review["apiVersion"]
+        response: JSONObject = document["response"]
+        assert response["uid"] == review["request"]["uid"]
+        return response
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def decoded_patch(response: JSONObject) -> list[JSONObject] | None:
+    """The response's JSON Patch operations, or None when it has no patch."""
+    if "patch" not in response:
+        return None
+    assert response["patchType"] == "JSONPatch"
+    operations: list[JSONObject] = json.loads(base64.b64decode(response["patch"]))
+    return operations
+
+
+@contextmanager
+def running_webhook(
+    *,
+    policies: Sequence[Path],
+    certificates: Path,
+    log: Path,
+    extra: Sequence[str] = (),
+) -> Iterator[WebhookServer]:
+    """Start `python -m webhook serve` on a free loopback port; stop it (SIGTERM) at the end."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "webhook",
+        "serve",
+        *(argument for path in policies for argument in ("--policies", str(path))),
+        "--tls-cert",
+        str(certificates / tls.CERT_FILE),
+        "--tls-key",
+        str(certificates / tls.KEY_FILE),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--namespace",
+        NAMESPACE,
+        "--reload-interval",
+        "0.1",
+        *extra,
+    ]
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("POLICY_WEBHOOK_")
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=REPOSITORY, stdout=output, stderr=subprocess.STDOUT, env=environment
+        )
+    server = WebhookServer(process=process, port=port, certificates=certificates, log=log)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(server: WebhookServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with server.client() as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"the webhook exited early:\n{server.log.read_text()}")
+            try:
+                if client.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise RuntimeError(f"the webhook did not become ready:\n{server.log.read_text()}")

@@ -1,0 +1,259 @@
+"""The admission flow of /validate and /mutate: decode -> evaluate -> decide -> encode.
+
+Collaborators (evaluation, lookups done before it, mutation) are passed in, so other steps
+plug in without touching the flow. Internal errors are caught in one place (`_guarded`) and
+answered by the configured failure mode; a malformed review is the caller's error (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgspec
+
+from webhook.decision import Decision, decide
+from webhook.errors import ReviewError
+from webhook.findings import Finding
+from webhook.logs import log_decision
+from webhook.metrics import Metrics
+from webhook.namespaces import NamespaceLabels
+from webhook.patches import build_patch
+from webhook.policy.compiled import PolicySet
+from webhook.review import AdmissionRequest, AdmissionReview, decode_review, encode_response
+from webhook.settings import FailureMode, Settings
+from webhook.store import PolicyStore
+
+JSONObject = dict[str, Any]
+LOG = logging.getLogger("policy_webhook.admission")
+MAX_REASON = 300
+_encoder = msgspec.json.Encoder()
+
+
+class Evaluate(Protocol):
+    def __call__(
+        self,
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+        lookups: Mapping[Any, Any] | None = None,
+    ) -> list[Finding]: ...
+
+
+class Mutate(Protocol):
+    def __call__(
+        self,
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> tuple[JSONObject | None, list[str]]: ...
+
+
+# I/O before evaluation (e.g. signature lookups); its result becomes the engine's `lookups`.
+Lookup = Callable[[AdmissionRequest, PolicySet], Awaitable[Mapping[Any, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    body: bytes
+    verdict: str  # allowed | denied | excluded | error
+    decision: Decision | None = None
+    patched: tuple[str, ...] = ()
+
+
+def error_body(reason: str) -> bytes:
+    return _encoder.encode({"detail": reason})
+
+
+class Admission:
+    """Answers AdmissionReview bodies; one instance per app."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        policies: PolicyStore,
+        metrics: Metrics,
+        namespaces: NamespaceLabels,
+        evaluate: Evaluate,
+        mutate: Mutate,
+        lookup: Lookup | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policies = policies
+        self.metrics = metrics
+        self.namespaces = namespaces
+        self.evaluate = evaluate
+        self.mutate = mutate
+        self.lookup = lookup
+
+    async def validate(self, body: bytes) -> Reply:
+        return await self._answer(body, "validate", self._validate)
+
+    async def mutate_review(self, body: bytes) -> Reply:
+        return await self._answer(body, "mutate", self._mutate)
+
+    def reject(self, endpoint: str, reason: str, status: int) -> Reply:
+        """A request that is not a usable AdmissionReview (400) or too large (413)."""
+        label = "too_large" if status == 413 else "malformed"
+        self.metrics.bad_requests.labels(endpoint, label).inc()
+        LOG.info("rejected request", extra={"fields": {"endpoint": endpoint, "reason": reason}})
+        return Reply(status, error_body(reason))
+
+    async def _answer(
+        self,
+        body: bytes,
+        endpoint: str,
+        step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
+    ) -> Reply:
+        started = time.perf_counter()
+        try:
+            review = decode_review(body)
+        except ReviewError as error:
+            return self.reject(endpoint, str(error), 400)
+        request = review.request
+        if self._excluded(request):
+            outcome = Outcome(
+                encode_response(api_version=review.apiVersion, uid=request.uid, allowed=True),
+                "excluded",
+            )
+        else:
+            outcome = await self._guarded(review, endpoint, step)
+        if outcome.verdict in ("allowed", "excluded"):
+            self.namespaces.observe(request)
+        self._record(request, endpoint, outcome, time.perf_counter() - started)
+        return Reply(200, outcome.body)
+
+    def _excluded(self, request: AdmissionRequest) -> bool:
+        """Requests admitted before any evaluation: excluded namespaces and the webhook itself."""
+        excluded = self.settings.excluded
+        if request.namespace in excluded or request.userInfo.username == self.settings.own_user:
+            return True
+        kind = request.kind
+        return kind.kind == "Namespace" and kind.group == "" and request.name in excluded
+
+    async def _guarded(
+        self,
+        review: AdmissionReview,
+        endpoint: str,
+        step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
+    ) -> Outcome:
+        """The one catch-all: an internal error is answered by the configured failure mode."""
+        try:
+            return await step(review, self.policies.current)
+        except Exception as error:
+            request = review.request
+            LOG.exception(
+                "internal error while evaluating",
+                extra={"fields": {"uid": request.uid, "endpoint": endpoint}},
+            )
+            self.metrics.internal_errors.labels(endpoint).inc()
+            reason = f"{type(error).__name__}: {error}"[:MAX_REASON]
+            text = f"policy-webhook could not evaluate the request ({reason})"
+            if self.settings.failure_mode is FailureMode.ALLOW:
+                body = encode_response(
+                    api_version=review.apiVersion,
+                    uid=request.uid,
+                    allowed=True,
+                    warnings=[f"{text}; admitted because the failure mode is allow"],
+                )
+            else:
+                body = encode_response(
+                    api_version=review.apiVersion,
+                    uid=request.uid,
+                    allowed=False,
+                    code=500,
+                    message=f"{text}; denied because the failure mode is deny",
+                )
+            return Outcome(body, "error")
+
+    async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
+        request = review.request
+        lookups: Mapping[Any, Any] | None = None
+        if self.lookup is not None:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                lookups = await self.lookup(request, policies)
+        findings = self.evaluate(
+            request,
+            policies,
+            namespace_labels=self.namespaces.get(request.namespace),
+            lookups=lookups,
+        )
+        self.metrics.observe_findings(findings)
+        decision = decide(findings)
+        body = encode_response(
+            api_version=review.apiVersion,
+            uid=request.uid,
+            allowed=decision.allowed,
+            code=None if decision.allowed else 403,
+            message=None if decision.allowed else decision.message(),
+            warnings=decision.warning_texts(),
+            audit_annotations=decision.audit_annotations,
+        )
+        return Outcome(body, "allowed" if decision.allowed else "denied", decision)
+
+    async def _mutate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
+        request = review.request
+        mutated, applied = self.mutate(
+            request, policies, namespace_labels=self.namespaces.get(request.namespace)
+        )
+        patch = None
+        if applied and request.object is not None and mutated is not None:
+            patch = build_patch(request.object, mutated)
+            for name in applied:
+                policy, _, mutation = name.partition("/")
+                self.metrics.mutations.labels(policy, mutation).inc()
+        body = encode_response(
+            api_version=review.apiVersion, uid=request.uid, allowed=True, patch=patch
+        )
+        return Outcome(body, "allowed", patched=tuple(applied) if patch else ())
+
+    def _record(
+        self, request: AdmissionRequest, endpoint: str, outcome: Outcome, seconds: float
+    ) -> None:
+        self.metrics.observe_request(
+            endpoint=endpoint,
+            operation=request.operation,
+            kind=request.kind.kind,
+            verdict=outcome.verdict,
+            seconds=seconds,
+        )
+        decision = outcome.decision
+        failed: list[dict[str, str]] = []
+        audits: list[str] = []
+        if decision is not None:
+            seen: set[tuple[str, str]] = set()
+            for finding in (*decision.denials, *decision.warnings, *decision.audits):
+                if (finding.policy, finding.rule) not in seen:
+                    seen.add((finding.policy, finding.rule))
+                    failed.append(
+                        {"policy": finding.policy, "rule": finding.rule, "mode": finding.mode}
+                    )
+            audits = [text for text in decision.audit_annotations.values()]
+        log_decision(
+            uid=request.uid,
+            endpoint=endpoint,
+            kind=request.kind.kind,
+            namespace=request.namespace,
+            name=request.name,
+            operation=request.operation,
+            user=request.userInfo.username,
+            verdict=outcome.verdict,
+            failed=failed,
+            audit=audits,
+            duration=seconds,
+            dry_run=request.dryRun,
+            patched=outcome.patched,
+        )

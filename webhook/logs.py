@@ -1,0 +1,89 @@
+"""Structured logs: one JSON object per line; decisions carry their fields, never whole objects.
+
+`log_decision` writes the line for one admission decision; `configure` installs the JSON
+formatter on the root logger (the `serve` command calls it; tests may capture records).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+DECISIONS = logging.getLogger("policy_webhook.decisions")
+_encoder = msgspec.json.Encoder()
+
+
+class JSONFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", ...fields}`; fields come from `extra={"fields":}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return _encoder.encode(line).decode("utf-8")
+
+
+def configure(level: str) -> None:
+    """Send every log record to stderr as a JSON line, at `level` and above."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+def log_decision(
+    *,
+    uid: str,
+    endpoint: str,
+    kind: str,
+    namespace: str,
+    name: str,
+    operation: str,
+    user: str,
+    verdict: str,
+    failed: Sequence[Mapping[str, str]],
+    audit: Sequence[str],
+    duration: float,
+    dry_run: bool,
+    patched: Sequence[str] = (),
+) -> None:
+    """One line per decision; `failed` names policy, rule and mode of every failed rule."""
+    if not DECISIONS.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, Any] = {
+        "uid": uid,
+        "endpoint": endpoint,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "operation": operation,
+        "user": user,
+        "verdict": verdict,
+        "failed": list(failed),
+        "audit": list(audit),
+        "duration_ms": round(duration * 1000, 3),
+        "dry_run": dry_run,
+    }
+    if patched:
+        fields["patched"] = list(patched)
+    DECISIONS.info("decision", extra={"fields": fields})

@@ -1,0 +1,116 @@
+"""Prometheus metrics of the webhook, in a registry of their own (one per app, none at import).
+
+Label children are cached, so recording a request costs a few dict lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from webhook.findings import Finding
+
+PREFIX = "policy_webhook"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """Every metric the webhook exports; `render()` is the /metrics body."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            f"{PREFIX}_requests",
+            "Admission requests answered, by endpoint, operation, kind and verdict "
+            "(allowed, denied, excluded, error).",
+            ["endpoint", "operation", "kind", "verdict"],
+            registry=r,
+        )
+        self.bad_requests = Counter(
+            f"{PREFIX}_bad_requests",
+            "Requests rejected before evaluation, by reason (malformed: HTTP 400, too_large: 413).",
+            ["endpoint", "reason"],
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            f"{PREFIX}_internal_errors",
+            "Internal errors while evaluating, answered by the configured failure mode.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Time from the body read to the encoded answer.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rule_results = Counter(
+            f"{PREFIX}_rule_results",
+            "Rule results, by policy, rule, mode and result (pass, fail, error, skip).",
+            ["policy", "rule", "mode", "result"],
+            registry=r,
+        )
+        self.mutations = Counter(
+            f"{PREFIX}_mutations",
+            "Mutations that changed an object, by policy and mutation.",
+            ["policy", "mutation"],
+            registry=r,
+        )
+        self.policy_reloads = Counter(
+            f"{PREFIX}_policy_reloads",
+            "Policy reloads after a file change, by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
+        self.policies_loaded = Gauge(
+            f"{PREFIX}_policies_loaded", "Policies in the set being served.", registry=r
+        )
+        self.policy_set_timestamp = Gauge(
+            f"{PREFIX}_policy_set_loaded_timestamp_seconds",
+            "When the set being served was loaded (Unix time).",
+            registry=r,
+        )
+        self.certificate_reloads = Counter(
+            f"{PREFIX}_certificate_reloads",
+            "Serving certificate reloads after a file change, by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
+        self.certificate_expiry = Gauge(
+            f"{PREFIX}_certificate_expiry_timestamp_seconds",
+            "When the serving certificate being served expires (Unix time).",
+            registry=r,
+        )
+        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
+
+    def observe_request(
+        self, *, endpoint: str, operation: str, kind: str, verdict: str, seconds: float
+    ) -> None:
+        key = (endpoint, operation, kind, verdict)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(*key)
+        child.inc()
+        histogram = self._latency_children.get(endpoint)
+        if histogram is None:
+            histogram = self._latency_children[endpoint] = self.latency.labels(endpoint)
+        histogram.observe(seconds)
+
+    def observe_findings(self, findings: Iterable[Finding]) -> None:
+        children = self._rule_children
+        for finding in findings:
+            key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self.rule_results.labels(*key)
+            child.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

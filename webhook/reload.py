@@ -1,0 +1,163 @@
+"""Reloading policies and the serving certificate when their files change, without a restart.
+
+Files are polled (stat of every file, following symlinks), which also sees the `..data`
+symlink swap of a mounted ConfigMap or Secret. A new policy set is loaded and validated in a
+worker thread first; an invalid one is logged and counted, and the last good set stays. A new
+certificate is loaded into a fresh SSLContext that new connections switch to during their
+handshake; connections already open keep theirs, so no in-flight request fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from webhook.errors import CertificateError, PolicySetError
+from webhook.metrics import Metrics
+from webhook.policy.loader import load_policy_set, policy_files
+from webhook.store import PolicyStore
+from webhook.tls import load_certificate, server_context
+
+LOG = logging.getLogger("policy_webhook.reload")
+Fingerprint = tuple[tuple[str, str, int, int, int] | tuple[str], ...]
+
+
+def fingerprint(files: Sequence[Path]) -> Fingerprint:
+    """What changes when any file changes: its resolved path, inode, size and mtime."""
+    result: list[tuple[str, str, int, int, int] | tuple[str]] = []
+    for file in files:
+        try:
+            stat = file.stat()
+            result.append(
+                (str(file), os.path.realpath(file), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            )
+        except OSError:
+            result.append((str(file),))
+    return tuple(result)
+
+
+class PolicyReloader:
+    """Replaces the store's policy set when the policy files change and the new set is valid."""
+
+    def __init__(self, *, paths: Sequence[Path], store: PolicyStore, metrics: Metrics) -> None:
+        self.paths = tuple(paths)
+        self.store = store
+        self.metrics = metrics
+        self._seen = self._fingerprint()
+
+    def _fingerprint(self) -> Fingerprint:
+        try:
+            files = policy_files(self.paths)
+        except Exception:  # a path vanished for a moment (symlink swap): compare what is there
+            files = []
+        return fingerprint([*self.paths, *files])
+
+    async def check(self) -> bool:
+        """Reload when a file changed; True when a new set is being served."""
+        before = await asyncio.to_thread(self._fingerprint)
+        if before == self._seen:
+            return False
+        try:
+            policies = await asyncio.to_thread(load_policy_set, self.paths)
+        except PolicySetError as error:
+            self._seen = before
+            self.metrics.policy_reloads.labels("failure").inc()
+            LOG.error(
+                "policy reload rejected; still serving the last good set",
+                extra={
+                    "fields": {
+                        "errors": [str(item) for item in error.errors],
+                        "policies": len(self.store.current.policies),
+                    }
+                },
+            )
+            return False
+        # Files that changed again while loading are loaded again at the next check.
+        after = await asyncio.to_thread(self._fingerprint)
+        self._seen = before if after == before else ()
+        self.store.replace(policies)
+        self.metrics.policy_reloads.labels("success").inc()
+        self.metrics.policies_loaded.set(len(policies.policies))
+        self.metrics.policy_set_timestamp.set(self.store.loaded_at)
+        LOG.info(
+            "policies reloaded",
+            extra={
+                "fields": {"policies": list(policies.names()), "generation": self.store.generation}
+            },
+        )
+        return True
+
+
+class CertificateReloader:
+    """Owns the server's SSLContext; new handshakes switch to the newest certificate loaded."""
+
+    def __init__(self, *, certfile: Path, keyfile: Path, metrics: Metrics) -> None:
+        self.certfile = certfile
+        self.keyfile = keyfile
+        self.metrics = metrics
+        self.expiry = 0.0
+        self._seen = fingerprint([certfile, keyfile])
+        self.context = self._load()  # raises CertificateError: the server does not start
+        self.context.sni_callback = self._select
+        self.current = self.context
+
+    def ready(self) -> bool:
+        """A certificate is loaded and has not expired."""
+        return time.time() < self.expiry
+
+    def _load(self) -> ssl.SSLContext:
+        context = server_context(self.certfile, self.keyfile)
+        self.expiry = load_certificate(self.certfile).not_valid_after_utc.timestamp()
+        self.metrics.certificate_expiry.set(self.expiry)
+        return context
+
+    def _select(
+        self,
+        connection: ssl.SSLObject | ssl.SSLSocket,
+        server_name: str | None,
+        base: ssl.SSLContext,
+    ) -> None:
+        """Called at every handshake (with or without SNI): use the newest context."""
+        current = self.current
+        if current is not base:
+            connection.context = current
+
+    def check(self) -> bool:
+        """Load the files into a new context when they changed; True when it is now served."""
+        before = fingerprint([self.certfile, self.keyfile])
+        if before == self._seen:
+            return False
+        try:
+            context = self._load()
+        except CertificateError as error:
+            self._seen = before
+            self.metrics.certificate_reloads.labels("failure").inc()
+            LOG.error(
+                "certificate reload failed; still serving the previous certificate",
+                extra={"fields": {"reason": str(error)}},
+            )
+            return False
+        after = fingerprint([self.certfile, self.keyfile])
+        self._seen = before if after == before else ()
+        self.current = context
+        self.metrics.certificate_reloads.labels("success").inc()
+        LOG.info("certificate reloaded", extra={"fields": {"certificate": str(self.certfile)}})
+        return True
+
+
+async def watch(
+    *, policies: PolicyReloader, certificates: CertificateReloader, interval: float
+) -> None:
+    """Check both every `interval` seconds until cancelled; never dies of an error."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            certificates.check()
+            await policies.check()
+        except Exception:
+            LOG.exception("reload check failed")
