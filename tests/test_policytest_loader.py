@@ -7,7 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from webhook.errors import SuiteError
 from webhook.policytest.loader import load_suites
 
 HEAD = """\
@@ -179,3 +183,40 @@ def test_discovery_and_missing_paths(tmp_path: Path) -> None:
     assert result.errors == []
     assert [(s.name, s.file, s.cases[0].line) for s in result.suites] == [("suite", str(suite), 7)]
     assert result.suites[0].policies == (tmp_path / "policy.yaml",)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["name", "object", "file", "review", "expect", "policy", "result", "x"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cases=JSON_VALUES, policies=JSON_VALUES)
+def test_any_document_loads_or_fails_with_suite_errors(
+    tmp_path: Path, cases: object, policies: object
+) -> None:
+    document = {
+        "apiVersion": "policy-webhook.dev/v1alpha1",
+        "kind": "PolicyTest",
+        "metadata": {"name": "fuzz"},
+        "spec": {"policies": policies, "cases": cases},
+    }
+    folder = tmp_path / "tests"
+    folder.mkdir(exist_ok=True)
+    (folder / "fuzz.yaml").write_text(yaml.safe_dump(document))
+    result = load_suites([tmp_path])
+    assert all(isinstance(error, SuiteError) and error.line for error in result.errors)
+    assert len(result.suites) + len(result.errors) >= 1

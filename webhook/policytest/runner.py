@@ -67,11 +67,14 @@ def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
     """
     loaded = load_suites(paths)
     report = RunReport(errors=list(loaded.errors), suites=len(loaded.suites))
-    cache: dict[tuple[Path, ...], PolicySet | list[SuiteError]] = {}
+    cache: dict[tuple[Path, ...], PolicySet | PolicySetError] = {}
     for suite in loaded.suites:
         policies = _policies(suite, cache)
-        if isinstance(policies, list):
-            report.errors.extend(policies)
+        if isinstance(policies, PolicySetError):
+            report.errors.extend(
+                SuiteError(suite.file, suite.policies_line, f"invalid policy: {item}")
+                for item in policies.errors
+            )
             continue
         for case in suite.cases:
             try:
@@ -84,17 +87,15 @@ def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
 
 
 def _policies(
-    suite: Suite, cache: dict[tuple[Path, ...], PolicySet | list[SuiteError]]
-) -> PolicySet | list[SuiteError]:
+    suite: Suite, cache: dict[tuple[Path, ...], PolicySet | PolicySetError]
+) -> PolicySet | PolicySetError:
+    """The suite's policies, loaded once per distinct set of paths."""
     key = tuple(path.resolve() for path in suite.policies)
     if key not in cache:
         try:
             cache[key] = load_policy_set(list(suite.policies))
         except PolicySetError as error:
-            cache[key] = [
-                SuiteError(suite.file, suite.policies_line, f"invalid policy: {item}")
-                for item in error.errors
-            ]
+            cache[key] = error
     return cache[key]
 
 
