@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from webhook.engine import evaluate
+from webhook.engine import ask_verifier, build_context, evaluate, plan_lookups
 from webhook.errors import ManifestError
 from webhook.findings import Finding, Mode, ObjectRef, Result
 from webhook.manifests import Manifest, ManifestSource, manifest_files, read_source
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import CompiledException
 from webhook.review import request_for_manifest
+from webhook.signatures.api import SignatureRequest, Verifier
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -40,6 +43,7 @@ class CheckReport:
     errors: list[ManifestError] = field(default_factory=list)
     files: int = 0
     expired_exceptions: list[CompiledException] = field(default_factory=list)
+    lookups: dict[Any, Any] = field(default_factory=dict)  # signature verification results
 
     @property
     def enforce_failures(self) -> int:
@@ -88,6 +92,7 @@ def check_manifest(
     namespace_labels: Mapping[str, Mapping[str, str]],
     *,
     today: date | None = None,
+    lookups: Mapping[Any, Any] | None = None,
 ) -> ObjectResult:
     request = request_for_manifest(manifest.object)
     findings = evaluate(
@@ -96,18 +101,56 @@ def check_manifest(
         namespace_labels=namespace_labels.get(request.namespace, {}),
         offline=True,
         today=today,
+        lookups=lookups,
     )
     return ObjectResult(
         manifest=manifest, ref=object_ref(manifest.object), findings=tuple(findings)
     )
 
 
+def planned_lookups(
+    sources: Iterable[ManifestSource],
+    policies: PolicySet,
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> list[SignatureRequest]:
+    """Every signature request the manifests' matching rules make, once each."""
+    wanted: dict[SignatureRequest, None] = {}
+    for source in sources:
+        for manifest in source.manifests:
+            request = request_for_manifest(manifest.object)
+            if not policies.candidates(request.kind.kind, request.operation):
+                continue
+            context = build_context(
+                request, namespace_labels=namespace_labels.get(request.namespace, {}), offline=True
+            )
+            for item in plan_lookups(context, policies):
+                if isinstance(item, SignatureRequest):
+                    wanted[item] = None
+    return list(wanted)
+
+
+async def _verify_all(
+    verifier: Verifier, wanted: list[SignatureRequest], timeout: float
+) -> dict[Any, Any]:
+    try:
+        return await ask_verifier(verifier, wanted, timeout=timeout)
+    finally:
+        await verifier.aclose()
+
+
 def run_check(
-    paths: Iterable[str], policies: PolicySet, *, today: date | None = None
+    paths: Iterable[str],
+    policies: PolicySet,
+    *,
+    today: date | None = None,
+    verifier: Verifier | None = None,
+    timeout: float = 30.0,
 ) -> CheckReport:
     """Check every manifest under `paths`; bad files are reported and the rest still checked.
 
     With `today`, PolicyExceptions active on that date waive failures and expired ones are listed.
+    With a `verifier`, image signatures are verified first, all at once, within `timeout` seconds;
+    without one, signature rules fail as not verified.
     """
     report = CheckReport()
     if today is not None:
@@ -115,8 +158,13 @@ def run_check(
     sources = [read_source(file) for file in manifest_files(paths)]
     report.files = len(sources)
     labels = namespace_labels_of(sources)
+    wanted = planned_lookups(sources, policies, labels) if verifier is not None else []
+    if verifier is not None and wanted:
+        report.lookups = asyncio.run(_verify_all(verifier, wanted, timeout))
     for source in sources:
         report.errors.extend(source.errors)
         for manifest in source.manifests:
-            report.objects.append(check_manifest(manifest, policies, labels, today=today))
+            report.objects.append(
+                check_manifest(manifest, policies, labels, today=today, lookups=report.lookups)
+            )
     return report

@@ -1,11 +1,14 @@
 """The engine: one request and a PolicySet in, findings out. Pure: no clock, env, files or network.
 
 `check` and the webhook both call `evaluate`, so a verdict in CI is the verdict in the cluster.
+Rules that need I/O (image signatures) name it with `plan_lookups`; `evaluate_with_lookups`
+awaits a Verifier for those answers (the engine's one await) and then evaluates purely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -15,9 +18,11 @@ from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import apply_exceptions
 from webhook.review import AdmissionRequest
+from webhook.signatures.api import Outcome, SignatureRequest, SignatureResult, Verifier
 from webhook.workload import POD_KINDS, pod_view
 
 _NO_LABELS: Mapping[str, str] = {}
+LOOKUP_GRACE = 0.25  # seconds past a verifier's deadline before the engine stops waiting
 
 
 def build_context(
@@ -68,24 +73,30 @@ def matching_policies(context: EvaluationContext, policies: PolicySet) -> list[C
     return selected
 
 
-def evaluate_rule(
-    policy: CompiledPolicy, rule: CompiledRule, context: EvaluationContext
-) -> list[Finding]:
-    """One rule on one object: a PASS or SKIP finding, or one finding per violation."""
+def rule_applies(rule: CompiledRule, context: EvaluationContext) -> bool:
+    """Whether the rule's own match/exclude and its check's scope select this object."""
     request = context.request
     if rule.match is not None and not rule.match.matches(
         request, context.group, context.kind, context.namespace_labels
     ):
-        return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
+        return False
     if (
         rule.exclude is not None
         and not rule.exclude.empty
         and rule.exclude.matches(request, context.group, context.kind, context.namespace_labels)
     ):
-        return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
-    if (rule.check.pod_only and context.pod is None) or (
-        rule.check.offline_only and not context.offline
-    ):
+        return False
+    return not (
+        (rule.check.pod_only and context.pod is None)
+        or (rule.check.offline_only and not context.offline)
+    )
+
+
+def evaluate_rule(
+    policy: CompiledPolicy, rule: CompiledRule, context: EvaluationContext
+) -> list[Finding]:
+    """One rule on one object: a PASS or SKIP finding, or one finding per violation."""
+    if not rule_applies(rule, context):
         return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
     violations = rule.check.run(context)
     if not violations:
@@ -137,3 +148,78 @@ def evaluate(
     if today is not None and policies.exceptions:
         return apply_exceptions(findings, policies.exceptions, context, today=today)
     return findings
+
+
+def plan_lookups(context: EvaluationContext, policies: PolicySet) -> list[Hashable]:
+    """What the matching rules need answered by I/O (signature requests), without duplicates."""
+    wanted: dict[Hashable, None] = {}
+    for policy in matching_policies(context, policies):
+        for rule in policy.rules:
+            if rule.check.lookups is not None and rule_applies(rule, context):
+                wanted.update(dict.fromkeys(rule.check.lookups(context)))
+    return list(wanted)
+
+
+async def gather_lookups(
+    request: AdmissionRequest,
+    policies: PolicySet,
+    *,
+    verifier: Verifier,
+    timeout: float,
+    namespace_labels: Mapping[str, str] | None = None,
+    offline: bool = False,
+) -> dict[Any, Any]:
+    """The verifier's answers to what the matching rules need (for `evaluate` and pinning)."""
+    if not policies.candidates(request.kind.kind, request.operation):
+        return {}
+    context = build_context(request, namespace_labels=namespace_labels, offline=offline)
+    wanted = [
+        item for item in plan_lookups(context, policies) if isinstance(item, SignatureRequest)
+    ]
+    return await ask_verifier(verifier, wanted, timeout=timeout) if wanted else {}
+
+
+async def evaluate_with_lookups(
+    request: AdmissionRequest,
+    policies: PolicySet,
+    *,
+    verifier: Verifier,
+    timeout: float,
+    namespace_labels: Mapping[str, str] | None = None,
+    offline: bool = False,
+    today: date | None = None,
+) -> list[Finding]:
+    """`evaluate` after the verifier answered the rules' lookups within `timeout` seconds.
+
+    Whatever the verifier has not answered by then fails its rule as not verified (fail closed).
+    """
+    lookups = await gather_lookups(
+        request,
+        policies,
+        verifier=verifier,
+        timeout=timeout,
+        namespace_labels=namespace_labels,
+        offline=offline,
+    )
+    return evaluate(
+        request,
+        policies,
+        namespace_labels=namespace_labels,
+        offline=offline,
+        lookups=lookups,
+        today=today,
+    )
+
+
+async def ask_verifier(
+    verifier: Verifier, wanted: Sequence[SignatureRequest], *, timeout: float
+) -> dict[Any, Any]:
+    """An answer for every request: the verifier's, or TIMED_OUT when it had none in time."""
+    # The verifier keeps its own deadline; this bound only stops one that does not.
+    try:
+        async with asyncio.timeout(timeout + LOOKUP_GRACE):
+            answers = await verifier.verify(wanted, timeout=timeout)
+    except TimeoutError:
+        answers = {}
+    late = SignatureResult(Outcome.TIMED_OUT, detail=f"no answer within {timeout:g}s")
+    return {request: answers.get(request, late) for request in wanted}

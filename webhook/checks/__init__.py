@@ -13,6 +13,7 @@ from webhook.checks import (
     resources,
     secrets,
     security,
+    signatures,
 )
 from webhook.checks.base import CheckDefinition
 
@@ -20,6 +21,7 @@ _ALL: list[CheckDefinition[Any]] = [
     *security.DEFINITIONS,
     *resources.DEFINITIONS,
     *images.DEFINITIONS,
+    *signatures.DEFINITIONS,
     *secrets.DEFINITIONS,
     *pod_security_host.DEFINITIONS,
     *pod_security_baseline.DEFINITIONS,

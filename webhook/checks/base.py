@@ -6,7 +6,7 @@ pure function from the context of one object to the violations found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -61,6 +61,11 @@ class CompiledCheck:
     run: CheckRun
     pod_only: bool = True
     offline_only: bool = False
+    # I/O the check needs answered before it runs (e.g. signature requests); the engine asks
+    # a verifier and hands the answers to `run` in `EvaluationContext.lookups`.
+    lookups: Callable[[EvaluationContext], Sequence[Hashable]] | None = None
+    # JSON Patch operations /mutate applies for this rule (e.g. pinning a verified digest).
+    patches: Callable[[EvaluationContext], Sequence[JSONObject]] | None = None
 
 
 P = TypeVar("P", bound=CheckParams)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,9 +16,12 @@ from webhook.dryrun import EXIT_BAD_INPUT, run_check
 from webhook.errors import PolicySetError
 from webhook.policy.loader import load_policy_set
 from webhook.report import RENDERERS, RenderOptions, annotation_lines
+from webhook.signatures.api import Outcome, SignatureResult, SkipVerification, Verifier
+from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
 
 DEFAULT_POLICIES = "policies"
 DEFAULT_OUTPUT = "text"
+DEFAULT_SIGNATURE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,8 @@ class CheckSettings:
     github_annotations: bool  # in GitHub Actions: annotations on stderr beside the report
     base: Path  # file names in SARIF and annotations are relative to this directory
     today: date  # exceptions expire by this date
+    verify_signatures: bool  # ask registries; False: imageSignatures rules are not checked
+    signature_timeout: float  # seconds for all signature lookups together
 
     @classmethod
     def from_arguments(
@@ -44,6 +50,8 @@ class CheckSettings:
             github_annotations=in_actions and output != "github",
             base=cwd,
             today=datetime.now(UTC).date(),
+            verify_signatures=not arguments.skip_signatures,
+            signature_timeout=arguments.signature_timeout,
         )
 
 
@@ -68,6 +76,19 @@ def register(subcommands: Any) -> None:
         default=None,
         help=f"report format on stdout (default: {DEFAULT_OUTPUT}); github prints annotations",
     )
+    parser.add_argument(
+        "--skip-signatures",
+        action="store_true",
+        help="do not contact registries: imageSignatures rules are reported as not checked",
+    )
+    parser.add_argument(
+        "--signature-timeout",
+        type=float,
+        default=DEFAULT_SIGNATURE_TIMEOUT,
+        metavar="SECONDS",
+        help="time for all image signature lookups together "
+        f"(default: {DEFAULT_SIGNATURE_TIMEOUT:g})",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file, directory or -")
     parser.set_defaults(run=run)
 
@@ -84,10 +105,46 @@ def check(settings: CheckSettings) -> int:
         for item in error.errors:
             print(f"error: invalid policy: {item}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = run_check(settings.paths, policies, today=settings.today)
+    verifier: Verifier = (
+        RegistryVerifier(
+            settings=VerifierSettings(request_timeout=min(settings.signature_timeout, 10.0))
+        )
+        if settings.verify_signatures
+        else SkipVerification()
+    )
+    report = run_check(
+        settings.paths,
+        policies,
+        today=settings.today,
+        verifier=verifier,
+        timeout=settings.signature_timeout,
+    )
+    note = signature_note(report.lookups.values())
+    if note:
+        print(note, file=sys.stderr)
     options = RenderOptions(policies=policies, base=settings.base)
     if settings.github_annotations:
         for line in annotation_lines(report, options):
             print(line, file=sys.stderr)
     sys.stdout.write(RENDERERS[settings.output](report, options))
     return report.exit_code
+
+
+def signature_note(results: Iterable[SignatureResult]) -> str:
+    """A line for stderr when image signatures were skipped or registries could not answer."""
+    answers = list(results)
+    skipped = sum(1 for result in answers if result.outcome is Outcome.NOT_CHECKED)
+    if skipped:
+        return (
+            f"note: signatures of {skipped} image(s) were not verified (--skip-signatures); "
+            "the webhook verifies them at admission"
+        )
+    failed = Counter(result.outcome.value for result in answers if result.outcome.retryable)
+    if not failed:
+        return ""
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(failed.items()))
+    return (
+        f"note: signatures of {sum(failed.values())} image(s) could not be verified ({reasons}); "
+        "run check where the registries are reachable, or pass --skip-signatures to leave "
+        "signature rules out"
+    )

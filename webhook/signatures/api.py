@@ -83,6 +83,7 @@ class Outcome(StrEnum):
     DENIED = "registry denied access"
     TIMED_OUT = "timed out"
     ERROR = "verification error"
+    NOT_CHECKED = "not checked"  # verification was switched off (`check --skip-signatures`)
 
     @property
     def retryable(self) -> bool:
@@ -119,3 +120,19 @@ class Verifier(Protocol):
     async def verify(
         self, requests: Sequence[SignatureRequest], *, timeout: float
     ) -> dict[SignatureRequest, SignatureResult]: ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once, on the event loop that used the verifier."""
+
+
+class SkipVerification:
+    """A Verifier that verifies nothing: every request is NOT_CHECKED (`--skip-signatures`)."""
+
+    async def verify(
+        self, requests: Sequence[SignatureRequest], *, timeout: float
+    ) -> dict[SignatureRequest, SignatureResult]:
+        skipped = SignatureResult(Outcome.NOT_CHECKED, detail="signature verification skipped")
+        return dict.fromkeys(requests, skipped)
+
+    async def aclose(self) -> None:
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography import x509
 from sigstore._internal.trust import KeyringPurpose, RekorKeyring
@@ -75,3 +76,16 @@ def from_json(text: str) -> TrustMaterial:
 def material_for(trusted_root: str | None) -> TrustMaterial:
     """The custom root when one is given, else the public-good root; raises TrustError."""
     return from_json(trusted_root) if trusted_root else public_good()
+
+
+def read_trusted_root(path: Path) -> str:
+    """The JSON text of a trusted-root file, validated at policy load; raises ValueError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read trusted root {path}: {error}") from None
+    try:
+        from_json(text)
+    except TrustError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return text
