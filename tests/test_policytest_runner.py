@@ -273,3 +273,77 @@ def test_requests_built_from_cases(tmp_path: Path) -> None:
     assert not offline and request.userInfo.groups == ["system:authenticated"]
     request, _ = build_request(gone)
     assert request.object is None and request.oldObject == ROOT_POD
+
+
+MUTATING = """\
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: defaults}
+spec:
+  match: {kinds: [Pod]}
+  mutate:
+    - name: default-resources
+      defaults:
+        containers:
+          resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}}
+"""
+
+
+def test_patched_objects_are_compared_as_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "defaults.yaml").write_text(MUTATING)
+    (tmp_path / "tests").mkdir()
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": "nginx:1.27",
+                            "resources": {"limits": {"cpu": "1"}},
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    patched = yaml.safe_load(yaml.safe_dump(deployment))
+    patched["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "limits": {"cpu": "1", "memory": "256Mi"},
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+    }
+    wrong = yaml.safe_load(yaml.safe_dump(patched))
+    wrong["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "250m"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+           "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}  # fmt: skip
+    cases = [
+        {"name": "defaults fill the gaps", "object": deployment, "patched": patched},
+        {"name": "pods are not mutated on update", "object": pod, "oldObject": pod,
+         "operation": "UPDATE", "patched": pod},
+        {"name": "wrong default", "object": deployment, "patched": wrong},
+    ]  # fmt: skip
+    suite = {
+        "apiVersion": "policy-webhook.dev/v1alpha1",
+        "kind": "PolicyTest",
+        "metadata": {"name": "defaults"},
+        "spec": {"cases": cases},
+    }
+    (tmp_path / "tests" / "defaults.yaml").write_text(yaml.safe_dump(suite))
+    assert main(["test", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.split("Failures:")[0].splitlines()[1:] if line]
+    assert [(row[-3], row[-2], row[-1]) for row in rows] == [
+        ("object", "same", "PASS"),
+        ("object", "same", "PASS"),
+        ("object", "differs", "FAIL"),
+    ]
+    failures = out.split("Failures:")[1]
+    assert "patched: expected patched object, got differs" in failures
+    assert "mutations applied: defaults/default-resources" in failures
+    assert "--- expected\n    +++ actual" in failures
+    assert "-            cpu: 250m\n    +            cpu: 100m" in failures

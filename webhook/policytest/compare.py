@@ -99,11 +99,13 @@ def yaml_text(value: Any) -> list[str]:
     return yaml.safe_dump(value, sort_keys=True, default_flow_style=False).splitlines()
 
 
-def object_check(label: str, expected: Any, actual: Any) -> Check:
-    """Compare two objects; when they differ, the diff is a unified diff of their YAML."""
+def patched_check(expected: Any, actual: Any, applied: Sequence[str]) -> Check:
+    """Compare the object after /mutate's patch; a difference is a unified diff of the YAML."""
     if expected == actual:
-        return Check(label, "object", "same object", ok=True)
-    diff = difflib.unified_diff(
+        return Check("patched", "patched object", "same", ok=True)
+    names = ", ".join(applied) if applied else "none"
+    diff = [f" mutations applied: {names}"]
+    diff += difflib.unified_diff(
         yaml_text(expected), yaml_text(actual), "expected", "actual", lineterm=""
     )
-    return Check(label, "object", "other object", ok=False, diff=tuple(diff))
+    return Check("patched", "patched object", "differs", ok=False, diff=tuple(diff))

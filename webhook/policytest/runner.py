@@ -6,21 +6,25 @@ for the object) and goes through `webhook.engine.evaluate` and `webhook.decision
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 from msgspec import structs
 
 from webhook.decision import decide
 from webhook.engine import evaluate
 from webhook.errors import PolicySetError, SuiteError
 from webhook.findings import Finding, Mode, Result
+from webhook.mutation import apply_mutations
+from webhook.patches import build_patch
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
-from webhook.policytest.compare import Check, allowed_check, expectation_check
+from webhook.policytest.compare import Check, allowed_check, expectation_check, patched_check
 from webhook.policytest.loader import LoadedCase, Suite, load_suites
 from webhook.review import AdmissionRequest, UserInfo, request_for_manifest
 
@@ -150,12 +154,28 @@ def run_case(
     if case.spec.allowed is not None:
         checks.append(allowed_check(case.spec.allowed, decide(findings)))
     if case.spec.patched is not None:
-        raise SuiteError(
-            suite.file,
-            case.line,
-            f"case {case.spec.name!r}: `patched` needs /mutate, which this version lacks",
-        )
+        patched, applied = patched_object(request, policies, case.spec.namespaceLabels)
+        checks.append(patched_check(case.spec.patched, patched, applied))
     return tuple(checks)
+
+
+def patched_object(
+    request: AdmissionRequest, policies: PolicySet, namespace_labels: Mapping[str, str] | None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The object as the API server stores it after /mutate: its JSON Patch applied.
+
+    The patch is built as the webhook builds it and applied with jsonpatch, so the comparison
+    covers the patch the API server receives, not only the mutated copy.
+    """
+    mutated, applied = apply_mutations(request, policies, namespace_labels=namespace_labels)
+    original = request.object
+    if original is None or mutated is None or not applied:
+        return original, []
+    patch = build_patch(original, mutated)
+    if patch is None:
+        return original, []
+    result: dict[str, Any] = jsonpatch.JsonPatch(json.loads(patch)).apply(original)
+    return result, applied
 
 
 def _check_names(case: LoadedCase, policies: PolicySet, suite: Suite) -> None:
