@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from webhook import __version__
 from webhook.admission import Admission, Evaluate, Lookup, Mutate, Reply, error_body
 from webhook.engine import evaluate as engine_evaluate
+from webhook.logs import log_exceptions
 from webhook.metrics import CONTENT_TYPE, Metrics
 from webhook.mutation import apply_mutations
 from webhook.namespaces import NamespaceLabels
@@ -143,6 +145,8 @@ def create_app(
         lookup=lookup,
     )
     metrics.policies_loaded.set(len(store.current.policies))
+    metrics.watch_exceptions(lambda: store.current)
+    log_exceptions(store.current, datetime.now(UTC).date())
     metrics.policy_set_timestamp.set(store.loaded_at)
     limit = settings.max_body_bytes
     too_large = f"the body is larger than {limit} bytes"

@@ -14,7 +14,11 @@ from typing import Any
 
 import msgspec
 
+from webhook.policy.compiled import PolicySet
+from webhook.policy.exceptions import exception_counts
+
 DECISIONS = logging.getLogger("policy_webhook.decisions")
+EXCEPTIONS = logging.getLogger("policy_webhook.exceptions")
 _encoder = msgspec.json.Encoder()
 
 
@@ -87,3 +91,25 @@ def log_decision(
     if patched:
         fields["patched"] = list(patched)
     DECISIONS.info("decision", extra={"fields": fields})
+
+
+def log_exceptions(policies: PolicySet, today: datetime.date) -> None:
+    """At load and reload: the active and expired exception counts, a warning per expired one."""
+    if not policies.exceptions:
+        return
+    EXCEPTIONS.info(
+        "policy exceptions loaded", extra={"fields": exception_counts(policies.exceptions, today)}
+    )
+    for exception in policies.expired_exceptions(today):
+        EXCEPTIONS.warning(
+            "policy exception expired; it no longer waives anything",
+            extra={
+                "fields": {
+                    "exception": exception.name,
+                    "owner": exception.waiver.owner,
+                    "expires": exception.expires.isoformat(),
+                    "source": f"{exception.source}:{exception.line}",
+                    "waives": exception.waives(),
+                }
+            },
+        )

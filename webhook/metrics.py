@@ -5,12 +5,17 @@ Label children are cached, so recording a request costs a few dict lookups.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 from webhook.findings import Finding
+from webhook.policy.compiled import PolicySet
+from webhook.policy.exceptions import exception_counts
 
 PREFIX = "policy_webhook"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -51,7 +56,7 @@ class Metrics:
         )
         self.rule_results = Counter(
             f"{PREFIX}_rule_results",
-            "Rule results, by policy, rule, mode and result (pass, fail, error, skip).",
+            "Rule results, by policy, rule, mode and result (pass, fail, error, skip, waived).",
             ["policy", "rule", "mode", "result"],
             registry=r,
         )
@@ -112,5 +117,42 @@ class Metrics:
                 child = children[key] = self.rule_results.labels(*key)
             child.inc()
 
+    def watch_exceptions(
+        self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None
+    ) -> None:
+        """Export the active and expired PolicyExceptions of the set `policies()` serves."""
+        self.registry.register(ExceptionCollector(policies, today=today or _utc_today))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class ExceptionCollector(Collector):
+    """`policy_webhook_policy_exceptions{state}`, counted at scrape time: an exception that
+    expires while the set is served moves from active to expired without a reload."""
+
+    def __init__(self, policies: Callable[[], PolicySet], *, today: Callable[[], date]) -> None:
+        self.policies = policies
+        self.today = today
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        counts = exception_counts(self.policies().exceptions, self.today())
+        for state, count in counts.items():
+            family.add_metric([state], count)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            f"{PREFIX}_policy_exceptions",
+            "PolicyExceptions in the set being served, by state (active, expired).",
+            labels=["state"],
+        )

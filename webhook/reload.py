@@ -15,9 +15,11 @@ import os
 import ssl
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from webhook.errors import CertificateError, PolicySetError
+from webhook.logs import log_exceptions
 from webhook.metrics import Metrics
 from webhook.policy.loader import load_policy_set, policy_files
 from webhook.store import PolicyStore
@@ -90,6 +92,7 @@ class PolicyReloader:
                 "fields": {"policies": list(policies.names()), "generation": self.store.generation}
             },
         )
+        log_exceptions(policies, datetime.now(UTC).date())
         return True
 
 

@@ -44,6 +44,14 @@ class CompiledException:
         """True through the expiry date itself; from the next day on the exception is expired."""
         return today <= self.waiver.expires
 
+    def waives(self) -> list[str]:
+        """`policy/rule` for every rule it waives (`policy/*` for every rule of a policy)."""
+        return [
+            f"{target.policy}/{rule}"
+            for target in self.targets
+            for rule in (sorted(target.rules) or ["*"])
+        ]
+
     def covers(self, policy: str, rule: str) -> bool:
         return any(
             target.policy == policy and (not target.rules or rule in target.rules)
@@ -175,11 +183,7 @@ def exception_counts(exceptions: Iterable[CompiledException], today: date) -> di
 
 def describe_expired(exception: CompiledException) -> str:
     """One line for people: which exception expired, when, and what it no longer waives."""
-    waived = ", ".join(
-        f"{target.policy}/{rule}"
-        for target in exception.targets
-        for rule in (sorted(target.rules) or ["*"])
-    )
+    waived = ", ".join(exception.waives())
     return (
         f"exception {exception.name} ({exception.source}:{exception.line}, owner "
         f"{exception.waiver.owner}) expired on {exception.expires.isoformat()}; "
