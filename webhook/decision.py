@@ -17,6 +17,7 @@ class Decision:
     warnings: tuple[Finding, ...] = ()
     audits: tuple[Finding, ...] = ()
     waived: tuple[Finding, ...] = ()  # failures a PolicyException waived: recorded, never deny
+    overrides: tuple[Finding, ...] = ()  # failures an authorized override (break-glass) admitted
     audit_annotations: dict[str, str] = field(default_factory=dict)
 
     def message(self) -> str:
@@ -27,7 +28,8 @@ class Decision:
         return "\n".join([head, *(f"- {line}" for line in lines)])
 
     def warning_texts(self) -> list[str]:
-        return [format_finding(finding) for finding in self.warnings]
+        """What the user sees on admission: warn-mode failures and overridden ones."""
+        return [format_finding(finding) for finding in (*self.warnings, *self.overrides)]
 
 
 def format_finding(finding: Finding) -> str:
@@ -37,14 +39,22 @@ def format_finding(finding: Finding) -> str:
 
 
 def decide(findings: Sequence[Finding]) -> Decision:
-    """Deny when any enforce-mode rule failed; warn, audit and waived findings never deny."""
+    """Deny when any enforce-mode rule failed; warn, audit and waived findings never deny.
+
+    An overridden finding (a break-glass change) never denies, whatever its mode: it becomes
+    a warning for the user and an audit annotation for the cluster's audit log.
+    """
     denials: list[Finding] = []
     warnings: list[Finding] = []
     audits: list[Finding] = []
     waived: list[Finding] = []
+    overrides: list[Finding] = []
     for finding in findings:
         if finding.result is Result.WAIVED:
             waived.append(finding)
+            continue
+        if finding.result is Result.OVERRIDDEN:
+            overrides.append(finding)
             continue
         if not finding.failed:
             continue
@@ -55,7 +65,7 @@ def decide(findings: Sequence[Finding]) -> Decision:
         else:
             audits.append(finding)
     annotations: dict[str, str] = {}
-    for finding in (*audits, *waived):
+    for finding in (*audits, *waived, *overrides):
         prefix = "waived." if finding.waiver is not None else ""
         key = f"{prefix}{finding.policy}.{finding.rule}"[:63]
         text = format_finding(finding)
@@ -69,5 +79,6 @@ def decide(findings: Sequence[Finding]) -> Decision:
         warnings=tuple(warnings),
         audits=tuple(audits),
         waived=tuple(waived),
+        overrides=tuple(overrides),
         audit_annotations=annotations,
     )

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from webhook.checks.base import EvaluationContext
-from webhook.findings import Finding, Result
+from webhook.findings import Finding, Result, Violation
 from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import apply_exceptions
@@ -106,13 +106,19 @@ def evaluate_rule(
             policy=policy.name,
             rule=rule.name,
             mode=rule.mode,
-            result=Result.ERROR if violation.error else Result.FAIL,
+            result=_result(violation),
             message=_message(rule, violation.message, violation.container, context),
             path=violation.path,
             container=violation.container,
         )
         for violation in violations
     ]
+
+
+def _result(violation: Violation) -> Result:
+    if violation.overridden:
+        return Result.OVERRIDDEN
+    return Result.ERROR if violation.error else Result.FAIL
 
 
 def _message(

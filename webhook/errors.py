@@ -4,6 +4,7 @@ PolicyWebhookError
 ├── PolicyLoadError      a policy file is unreadable or invalid (file, line, reason)
 ├── ManifestError        a manifest given to `check` is unreadable or not Kubernetes YAML/JSON
 ├── SuiteError           a policy test suite (kind PolicyTest) is unreadable or invalid
+├── DesiredStateError    the directory of rendered manifests (desired state) cannot be loaded
 ├── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
 ├── CertificateError     a certificate or key file is unreadable or does not match
 └── SettingsError        a flag or environment variable of `serve` has an invalid value
@@ -44,6 +45,20 @@ class ManifestError(PolicyWebhookError):
         self.line = line
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {reason}")
+
+
+class DesiredStateError(PolicyWebhookError):
+    """The rendered manifests of a directory could not be loaded.
+
+    `unreadable` is True when the directory itself is missing or cannot be listed, False when
+    it was read but some of its files are bad (so a previous good snapshot may be kept).
+    """
+
+    def __init__(self, directory: str, reason: str, *, unreadable: bool) -> None:
+        self.directory = directory
+        self.reason = reason
+        self.unreadable = unreadable
+        super().__init__(f"{directory}: {reason}")
 
 
 class ReviewError(PolicyWebhookError):

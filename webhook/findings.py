@@ -21,6 +21,7 @@ class Result(StrEnum):
     ERROR = "error"  # the rule could not be evaluated; treated as a failure (fail closed)
     SKIP = "skip"  # the rule did not apply (e.g. a pod rule on an object without a pod spec)
     WAIVED = "waived"  # the rule failed, but a PolicyException waives it: never denies
+    OVERRIDDEN = "overridden"  # it failed, but an authorized override (break-glass) admits it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class Violation:
     path: str = ""
     container: str | None = None
     error: bool = False  # the check could not decide (becomes Result.ERROR, which fails closed)
+    # Admitted by an authorized override (break-glass): warned and recorded, never denied.
+    overridden: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhook.checks import (
+    drift,
     images,
     pod_security_baseline,
     pod_security_host,
@@ -26,6 +27,7 @@ _ALL: list[CheckDefinition[Any]] = [
     *pod_security_host.DEFINITIONS,
     *pod_security_baseline.DEFINITIONS,
     *pod_security_restricted.DEFINITIONS,
+    *drift.DEFINITIONS,
 ]
 
 CHECKS: Mapping[str, CheckDefinition[Any]] = {definition.name: definition for definition in _ALL}

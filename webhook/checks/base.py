@@ -66,6 +66,9 @@ class CompiledCheck:
     lookups: Callable[[EvaluationContext], Sequence[Hashable]] | None = None
     # JSON Patch operations /mutate applies for this rule (e.g. pinning a verified digest).
     patches: Callable[[EvaluationContext], Sequence[JSONObject]] | None = None
+    # Data loaded ahead of requests and reloaded by the server (e.g. a DesiredStateKey: a
+    # directory of rendered manifests), handed to `run` in `EvaluationContext.lookups`.
+    preloads: tuple[Hashable, ...] = ()
 
 
 P = TypeVar("P", bound=CheckParams)

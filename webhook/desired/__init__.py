@@ -1,0 +1,1 @@
+"""The desired state: rendered manifests from Git, indexed, and compared with requested objects."""
