@@ -46,4 +46,5 @@ ENTRYPOINT ["/opt/venv/bin/policy-webhook", "serve"]
 CMD ["--policies", "/etc/policy-webhook/policies", \
      "--tls-cert", "/etc/policy-webhook/tls/tls.crt", \
      "--tls-key", "/etc/policy-webhook/tls/tls.key", \
-     "--host", "0.0.0.0", "--port", "8443"]
+     "--host", "0.0.0.0", "--port", "8443", \
+     "--timeout-seconds", "2"]

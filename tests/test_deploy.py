@@ -14,6 +14,8 @@ import yaml
 
 from tests.conftest import POLICIES, REPOSITORY
 from tests.kustomize import JSONObject, by_kind, one, render
+from webhook import settings
+from webhook.cli import build_parser
 from webhook.engine import build_context, evaluate, matching_policies
 from webhook.findings import Result
 from webhook.policy.compiled import PolicySet
@@ -148,6 +150,9 @@ def test_server_arguments_point_at_the_mounted_files(base: list[JSONObject]) -> 
     webhook = container(base)
     arguments = webhook["args"]
     options = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    assert settings.from_arguments(
+        build_parser().parse_args(["serve", *arguments]), {}
+    ).tls_cert == Path(options["--tls-cert"])
     mounts = {mount["name"]: mount["mountPath"] for mount in webhook["volumeMounts"]}
     volumes = {volume["name"]: volume for volume in pod_spec(base)["volumes"]}
     assert options["--policies"] == mounts["policies"]
@@ -229,6 +234,20 @@ def test_time_budget_stays_under_the_leader_election_deadline(base: list[JSONObj
         calls = 2 if webhook.get("reinvocationPolicy") == "IfNeeded" else 1
         total += calls * webhook["timeoutSeconds"]
     assert total <= BUDGET_SECONDS < LEADER_ELECTION_RENEW_DEADLINE_SECONDS
+
+
+def test_server_deadline_is_below_every_webhook_timeout(base: list[JSONObject]) -> None:
+    arguments = container(base)["args"]
+    deadline = float(arguments[arguments.index("--timeout-seconds") + 1])
+    assert deadline < min(webhook["timeoutSeconds"] for _, webhook in webhooks(base))
+
+
+def test_server_knows_its_own_namespace_and_service_account(base: list[JSONObject]) -> None:
+    env = {item["name"]: item.get("valueFrom") for item in container(base)["env"]}
+    assert env["POLICY_WEBHOOK_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["POLICY_WEBHOOK_SERVICE_ACCOUNT"] == {
+        "fieldRef": {"fieldPath": "spec.serviceAccountName"}
+    }
 
 
 def covered(webhook: JSONObject) -> set[tuple[str, str, str]]:
