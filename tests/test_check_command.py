@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -8,7 +11,11 @@ import yaml
 
 from tests.conftest import POLICIES
 from tests.helpers import pod_spec, wrap
+from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.cli import main
+from webhook.dryrun import run_check
+from webhook.findings import Violation
+from webhook.policy.compiled import PolicySet
 
 # One shipped policy, so these tests do not change when other policies are added.
 NON_ROOT = POLICIES / "workloads" / "non-root.yaml"
@@ -67,11 +74,73 @@ def test_invalid_policy_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "p.yaml:1" in capsys.readouterr().err
 
 
-def test_impossible_date_is_a_file_error_with_its_line(
+def test_dates_stay_strings_as_in_kubernetes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The API server reads `2027-02-30` and `=` as strings, so they are no error here either.
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  when: 2027-02-30\n  op: =\n"
+    )
+    assert main(["check", "--policies", str(POLICIES), str(tmp_path / "cm.yaml")]) == 0
+
+
+def test_a_value_that_cannot_be_built_is_a_file_error_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  when: 2027-02-30\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n"
+        "  settings: !include settings.yaml\n"
     )
     assert main(["check", "--policies", str(POLICIES), str(tmp_path / "cm.yaml")]) == 2
-    assert "cm.yaml:5: invalid YAML: invalid value: day is out of range" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "cm.yaml:5: invalid YAML: could not determine a constructor for the tag '!include'" in out
+    )
+
+
+def test_an_object_that_breaks_a_check_is_an_error_and_the_rest_still_checked(
+    tmp_path: Path, policy_set: Callable[[str], PolicySet]
+) -> None:
+    loaded = policy_set(
+        """
+        apiVersion: policy-webhook.dev/v1alpha1
+        kind: Policy
+        metadata: {name: fragile}
+        spec:
+          match: {kinds: [Pod]}
+          rules:
+            - {name: non-root, check: nonRoot}
+        """
+    )
+
+    def breaks_on_crash(context: EvaluationContext) -> list[Violation]:
+        if context.metadata.get("name") == "crash":
+            raise KeyError("a field the check did not expect")
+        return [Violation("runs as root")]
+
+    [policy] = loaded.policies
+    rule = replace(policy.rules[0], check=CompiledCheck(run=breaks_on_crash))
+    policies = PolicySet(policies=(replace(policy, rules=(rule,)),))
+    manifest = write(
+        tmp_path / "a.yaml", wrap("Pod", pod_spec(), name="crash"), wrap("Pod", pod_spec())
+    )
+    report = run_check([str(manifest)], policies)
+    assert report.exit_code == 2
+    [error] = report.errors
+    assert error.reason.startswith("Pod default/crash could not be evaluated: KeyError")
+    assert error.line == 1
+    assert [result.ref.name for result in report.objects] == ["demo"]
+    assert report.objects[0].failures[0].message == "runs as root"
+
+
+def test_stdin_takes_multi_document_yaml(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = yaml.safe_dump_all([wrap("Pod", pod_spec(), name="one"), wrap("Pod", pod_spec())])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["check", "--policies", str(POLICIES), "-o", "json", "-"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {(f["source"]["file"], f["source"]["document"]) for f in findings} == {
+        ("-", 0),
+        ("-", 1),
+    }

@@ -155,7 +155,12 @@ def run_check(
     report = CheckReport()
     if today is not None:
         report.expired_exceptions = policies.expired_exceptions(today)
-    sources = [read_source(file) for file in manifest_files(paths)]
+
+    def selected(kind: str) -> bool:
+        # Objects no policy can select are read down to their metadata only.
+        return bool(policies.candidates(kind, "CREATE"))
+
+    sources = [read_source(file, wanted=selected) for file in manifest_files(paths)]
     report.files = len(sources)
     labels = namespace_labels_of(sources)
     wanted = planned_lookups(sources, policies, labels) if verifier is not None else []
@@ -164,7 +169,19 @@ def run_check(
     for source in sources:
         report.errors.extend(source.errors)
         for manifest in source.manifests:
-            report.objects.append(
-                check_manifest(manifest, policies, labels, today=today, lookups=report.lookups)
-            )
+            try:
+                result = check_manifest(
+                    manifest, policies, labels, today=today, lookups=report.lookups
+                )
+            except Exception as error:  # a bug must not hide the other objects' verdicts
+                report.errors.append(
+                    ManifestError(
+                        manifest.file,
+                        f"{object_ref(manifest.object)} could not be evaluated: "
+                        f"{type(error).__name__}: {error}",
+                        manifest.line,
+                    )
+                )
+                continue
+            report.objects.append(result)
     return report

@@ -1,22 +1,27 @@
 """Manifests for `check`: files, directories and stdin; YAML or JSON; `kind: List` unpacked.
 
 Each object keeps its source (file, document index, line) so a finding can point into the
-file. A bad file becomes a ManifestError for that file; the other files are still read.
+file. A bad file or document becomes a ManifestError naming the file, the line and the reason;
+the other files and documents are still read. Objects of kinds no policy looks at (`wanted`)
+are read down to their metadata only and keep only their first line.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from webhook.errors import ManifestError
-from webhook.yamldoc import YAMLDocument, YAMLDocumentError, iter_documents, line_of, pointer_tokens
+from webhook.manifestdocs import Locator, read_documents
+from webhook.yamldoc import pointer_tokens
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
+
+Wanted = Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +31,15 @@ class Manifest:
     object: dict[str, Any]
     file: str
     document: int  # 0-based index of the document in its file
-    _document: YAMLDocument | None
-    _prefix: tuple[str | int, ...]  # path to the object inside its document (`items/3`)
+    locator: Locator
 
     @property
     def line(self) -> int:
-        return self.line_of("")
+        return self.locator.line_of(())
 
     def line_of(self, pointer: str) -> int:
         """The 1-based line of the field at JSON Pointer `pointer`, or of the nearest parent."""
-        if self._document is None or self._document.node is None:
-            return 1
-        return line_of(self._document.node, [*self._prefix, *pointer_tokens(pointer)])
+        return self.locator.line_of(pointer_tokens(pointer)) if pointer else self.line
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def manifest_files(paths: Iterable[str]) -> Iterator[str]:
             yield text
 
 
-def read_source(file: str) -> ManifestSource:
+def read_source(file: str, *, wanted: Wanted | None = None) -> ManifestSource:
     """Read one file (or `-` for stdin) into manifests; never raises for bad content."""
     try:
         if file == STDIN:
@@ -82,53 +84,33 @@ def read_source(file: str) -> ManifestSource:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return ManifestSource(file, (), (ManifestError(file, f"not UTF-8 text: {error.reason}"),))
-    return parse_source(file, text)
+    return parse_source(file, text, wanted=wanted)
 
 
-def parse_source(file: str, text: str) -> ManifestSource:
+def parse_source(file: str, text: str, *, wanted: Wanted | None = None) -> ManifestSource:
+    """The objects of one file's text; documents that are no Kubernetes object are errors."""
     manifests: list[Manifest] = []
     errors: list[ManifestError] = []
-    try:
-        documents = list(iter_documents(text))
-    except YAMLDocumentError as error:
-        return ManifestSource(
-            file, (), (ManifestError(file, f"invalid YAML: {error.reason}", error.line),)
-        )
-    for document in documents:
-        value = document.value
-        if not isinstance(value, dict):
+    documents = read_documents(text, wanted=wanted)
+    for found in documents.objects:
+        problem = _problem(found.value)
+        if problem is not None:
             errors.append(
-                ManifestError(
-                    file, "document is not a Kubernetes object (a mapping)", document.line
-                )
+                ManifestError(file, f"{found.where} {problem}", found.locator.line_of(()))
             )
-            continue
-        if isinstance(value.get("items"), list) and str(value.get("kind", "")).endswith("List"):
-            for index, item in enumerate(value["items"]):
-                if _is_object(item):
-                    manifests.append(
-                        Manifest(item, file, document.index, document, ("items", index))
-                    )
-                else:
-                    errors.append(
-                        ManifestError(
-                            file,
-                            f"items[{index}] has no apiVersion and kind",
-                            document.line_of(["items", index]),
-                        )
-                    )
-            continue
-        if not _is_object(value):
-            errors.append(ManifestError(file, "document has no apiVersion and kind", document.line))
-            continue
-        manifests.append(Manifest(value, file, document.index, document, ()))
+        else:
+            manifests.append(Manifest(found.value, file, found.document, found.locator))
+    errors.extend(ManifestError(file, reason, line) for reason, line in documents.errors)
+    errors.sort(key=lambda error: error.line or 0)
     return ManifestSource(file, tuple(manifests), tuple(errors))
 
 
-def _is_object(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and isinstance(value.get("apiVersion"), str)
-        and isinstance(value.get("kind"), str)
-        and bool(value["kind"])
-    )
+def _problem(value: Any) -> str | None:
+    """Why `value` is no Kubernetes object, or None when it is one."""
+    if not isinstance(value, dict):
+        kind = "list" if isinstance(value, list) else type(value).__name__
+        return f"is not a Kubernetes object: a {kind}, not a mapping"
+    missing = [key for key in ("apiVersion", "kind") if not isinstance(value.get(key), str)]
+    if missing or not value["kind"]:
+        return f"is not a Kubernetes object: it has no {' and no '.join(missing or ['kind'])}"
+    return None
