@@ -72,7 +72,18 @@ def test_multi_document_output_keeps_document_indexes_and_lines() -> None:
         ("- a\n- b\n", "document 1 is not a Kubernetes object: a list, not a mapping", 1),
         ("just text\n", "document 1 is not a Kubernetes object: a str, not a mapping", 1),
         ("a: [unclosed\n", "invalid YAML: while parsing a flow sequence", 2),
-        ('{"apiVersion": "v1",\n "kind": }', "invalid JSON: Expecting value", 2),
+        (
+            '{"apiVersion": "v1", "kind": "Pod"}\n{"apiVersion": "v1",\n "kind": }',
+            "invalid JSON: Expecting value",
+            3,
+        ),
+        # not JSON, so read as the flow-style YAML it also is
+        (
+            '{"apiVersion": "v1",\n "kind": }',
+            "document 1 is not a Kubernetes object: it has no kind",
+            1,
+        ),
+        ("{apiVersion: v1, kind: Pod}\n---\n[1]\n", "document 2 is not a Kubernetes object", 3),
         (
             "data:\n  {{ .Values.x }}: 1\n",
             "invalid YAML: while constructing a mapping found unhashable key (this looks like an "

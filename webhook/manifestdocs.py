@@ -95,14 +95,15 @@ class Documents:
 def read_documents(text: str, *, wanted: Callable[[str], bool] | None = None) -> Documents:
     """Every candidate object of `text`; a parse error ends the file with an error entry."""
     documents = Documents()
-    if text.lstrip(_SPACE)[:1] in ("{", "["):
-        _read_json(text, documents)
-    else:
-        _read_yaml(text, documents, wanted)
+    if text.lstrip(_SPACE)[:1] in ("{", "[") and _read_json(text, documents):
+        return documents
+    _read_yaml(text, documents, wanted)
     return documents
 
 
-def _read_json(text: str, documents: Documents) -> None:
+def _read_json(text: str, documents: Documents) -> bool:
+    """Read a stream of JSON values; False (nothing read) when the first is no JSON, which
+    leaves the text to the YAML reader (`{a: 1}` is flow-style YAML)."""
     position = len(text) - len(text.lstrip(_SPACE))
     line = 1 + text.count("\n", 0, position)
     index = 0
@@ -110,8 +111,10 @@ def _read_json(text: str, documents: Documents) -> None:
         try:
             value, end = _JSON.raw_decode(text, position)
         except json.JSONDecodeError as error:
+            if index == 0:
+                return False
             documents.errors.append((f"invalid JSON: {error.msg}", error.lineno))
-            return
+            return True
         lazy = _LazyJSONNode(text[position:end], line)
         _add_value(value, index, JSONLocator(lazy), documents)
         line += text.count("\n", position, end)
@@ -120,6 +123,7 @@ def _read_json(text: str, documents: Documents) -> None:
             line += text[position] == "\n"
             position += 1
         index += 1
+    return True
 
 
 def _add_value(value: Any, index: int, locator: JSONLocator, documents: Documents) -> None:
