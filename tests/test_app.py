@@ -86,7 +86,12 @@ def test_an_internal_error_is_allowed_with_a_warning_when_configured(
 
 
 def test_a_lookup_past_its_deadline_is_an_internal_error(policies: PolicySet) -> None:
-    async def slow_lookup(request: AdmissionRequest, policies: PolicySet) -> Mapping[Any, Any]:
+    async def slow_lookup(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]:
         await asyncio.sleep(30)
         return {}
 
@@ -100,7 +105,12 @@ def test_a_lookup_past_its_deadline_is_an_internal_error(policies: PolicySet) ->
 def test_lookup_results_reach_the_evaluation(policies: PolicySet) -> None:
     seen: list[Mapping[Any, Any] | None] = []
 
-    async def lookup(request: AdmissionRequest, policies: PolicySet) -> Mapping[Any, Any]:
+    async def lookup(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]:
         return {"image": request.uid}
 
     def evaluate(

@@ -21,8 +21,10 @@ from webhook.errors import ReviewError
 from webhook.findings import Finding
 from webhook.logs import log_decision
 from webhook.metrics import Metrics
+from webhook.mutation import mutable
 from webhook.namespaces import NamespaceLabels
 from webhook.patches import build_patch
+from webhook.pinning import apply_pins, digest_pins, wants_pins
 from webhook.policy.compiled import PolicySet
 from webhook.review import AdmissionRequest, AdmissionReview, decode_review, encode_response
 from webhook.settings import FailureMode, Settings
@@ -55,8 +57,16 @@ class Mutate(Protocol):
     ) -> tuple[JSONObject | None, list[str]]: ...
 
 
-# I/O before evaluation (e.g. signature lookups); its result becomes the engine's `lookups`.
-Lookup = Callable[[AdmissionRequest, PolicySet], Awaitable[Mapping[Any, Any]]]
+class Lookup(Protocol):
+    """I/O before evaluation (signature lookups); its result becomes the engine's `lookups`."""
+
+    async def __call__(
+        self,
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +191,12 @@ class Admission:
 
     async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
+        labels = self.namespaces.get(request.namespace)
         lookups: Mapping[Any, Any] | None = None
         if self.lookup is not None:
             async with asyncio.timeout(self.settings.timeout_seconds):
-                lookups = await self.lookup(request, policies)
-        findings = self.evaluate(
-            request,
-            policies,
-            namespace_labels=self.namespaces.get(request.namespace),
-            lookups=lookups,
-        )
+                lookups = await self.lookup(request, policies, namespace_labels=labels)
+        findings = self.evaluate(request, policies, namespace_labels=labels, lookups=lookups)
         self.metrics.observe_findings(findings)
         decision = decide(findings)
         body = encode_response(
@@ -206,9 +212,16 @@ class Admission:
 
     async def _mutate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
-        mutated, applied = self.mutate(
-            request, policies, namespace_labels=self.namespaces.get(request.namespace)
-        )
+        labels = self.namespaces.get(request.namespace)
+        mutated, applied = self.mutate(request, policies, namespace_labels=labels)
+        if self.lookup is not None and mutable(request) and wants_pins(request, policies):
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                lookups = await self.lookup(request, policies, namespace_labels=labels)
+            pins = digest_pins(request, policies, lookups=lookups, namespace_labels=labels)
+            if pins:
+                base = mutated if mutated is not None else request.object
+                mutated = apply_pins(base or {}, pins)
+                applied = [*applied, *dict.fromkeys(f"{name}/pinDigest" for name, _ in pins)]
         patch = None
         if applied and request.object is not None and mutated is not None:
             patch = build_patch(request.object, mutated)

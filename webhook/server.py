@@ -17,10 +17,12 @@ from prometheus_client import disable_created_metrics
 
 from webhook.app import create_app
 from webhook.errors import CertificateError, PolicySetError
+from webhook.lookups import SignatureLookup, lookup_deadline
 from webhook.metrics import Metrics
 from webhook.policy.loader import load_policy_set
 from webhook.reload import CertificateReloader, PolicyReloader, watch
 from webhook.settings import Settings
+from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
 from webhook.store import PolicyStore
 
 LOG = logging.getLogger("policy_webhook.server")
@@ -38,7 +40,20 @@ def build_server(settings: Settings) -> tuple[uvicorn.Server, PolicyReloader, Ce
     )
     store = PolicyStore(load_policy_set(settings.policies), time.time())
     policies = PolicyReloader(paths=settings.policies, store=store, metrics=metrics)
-    app = create_app(settings=settings, policies=store, metrics=metrics, ready=certificates.ready)
+    lookup = SignatureLookup(
+        verifier=RegistryVerifier(
+            settings=VerifierSettings(request_timeout=lookup_deadline(settings.timeout_seconds))
+        ),
+        budget=settings.timeout_seconds,
+    )
+    app = create_app(
+        settings=settings,
+        policies=store,
+        metrics=metrics,
+        ready=certificates.ready,
+        lookup=lookup,
+    )
+    app.state.verifier = lookup.verifier
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -71,6 +86,10 @@ async def _serve(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+        # The verifier's connections belong to this event loop: close them on it.
+        verifier = getattr(getattr(server.config.app, "state", None), "verifier", None)
+        if isinstance(verifier, RegistryVerifier):
+            await verifier.aclose()
 
 
 def run(settings: Settings) -> int:

@@ -25,7 +25,7 @@ from webhook.engine import (
 )
 from webhook.errors import PolicySetError
 from webhook.findings import Finding, Result
-from webhook.pinning import digest_pins
+from webhook.pinning import Pin, digest_pins
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.review import AdmissionRequest
@@ -209,7 +209,7 @@ def test_pin_digest_rewrites_tags_to_the_verified_digest(
     )
     review = _pod(f"{registry.host}/pin/api:1.4", f"{registry.host}/{TESTIMAGE}@{SINGLE}")
 
-    async def run() -> list[JSONObject]:
+    async def run() -> list[Pin]:
         verifier = RegistryVerifier()
         try:
             lookups = await gather_lookups(review, policies, verifier=verifier, timeout=10)
@@ -218,11 +218,14 @@ def test_pin_digest_rewrites_tags_to_the_verified_digest(
             await verifier.aclose()
 
     assert asyncio.run(run()) == [
-        {
-            "op": "replace",
-            "path": "/spec/containers/0/image",
-            "value": f"{registry.host}/pin/api@{digest}",
-        }
+        (
+            "signed-images/signed",
+            {
+                "op": "replace",
+                "path": "/spec/containers/0/image",
+                "value": f"{registry.host}/pin/api@{digest}",
+            },
+        )
     ]
 
 

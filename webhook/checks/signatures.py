@@ -204,8 +204,6 @@ def compile_signatures(source: CompileInput[ImageSignaturesParams]) -> CompiledC
         return violations
 
     def patches(ctx: EvaluationContext) -> list[JSONObject]:
-        if not params.pinDigest:
-            return []
         found = []
         for container, image in covered(ctx):
             result = ctx.lookups.get(request(image))
@@ -223,7 +221,7 @@ def compile_signatures(source: CompileInput[ImageSignaturesParams]) -> CompiledC
                 )
         return found
 
-    return CompiledCheck(run=run, lookups=lookups, patches=patches)
+    return CompiledCheck(run=run, lookups=lookups, patches=patches if params.pinDigest else None)
 
 
 def _violation(

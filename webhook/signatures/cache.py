@@ -60,6 +60,14 @@ class SingleFlightCache(Generic[K, V]):
             self._flights[key] = flight
         return await asyncio.shield(flight)
 
+    async def cancel_flights(self) -> None:
+        """Stop the lookups in flight (on shutdown) and wait until they have ended."""
+        flights = list(self._flights.values())
+        for flight in flights:
+            flight.cancel()
+        if flights:
+            await asyncio.wait(flights)
+
     async def _run(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
         try:
             value = await compute()

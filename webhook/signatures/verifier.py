@@ -82,6 +82,9 @@ class RegistryVerifier:
         )
 
     async def aclose(self) -> None:
+        """Stop lookups still running (past their callers' deadlines), then close connections."""
+        for cache in (self.results, self._material, self._digests):
+            await cache.cancel_flights()
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()

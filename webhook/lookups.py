@@ -1,0 +1,45 @@
+"""The webhook's lookup step: the engine's `gather_lookups` bound to a verifier and a deadline.
+
+The deadline sits below the webhook's own budget for lookups, so a registry that does not
+answer ends as a "timed out" finding (fail closed, with the reason) and never as a hang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from webhook.engine import LOOKUP_GRACE, gather_lookups
+from webhook.policy.compiled import PolicySet
+from webhook.review import AdmissionRequest
+from webhook.signatures.api import Verifier
+
+MARGIN = 0.25  # seconds kept for evaluation and the answer after the lookups
+
+
+def lookup_deadline(budget: float) -> float:
+    """Seconds the verifier gets out of a `budget` for all lookups of one request."""
+    return max(budget - MARGIN - LOOKUP_GRACE, budget / 2)
+
+
+class SignatureLookup:
+    """Admission's `lookup`: verify the images the matching rules name."""
+
+    def __init__(self, *, verifier: Verifier, budget: float) -> None:
+        self.verifier = verifier
+        self.timeout = lookup_deadline(budget)
+
+    async def __call__(
+        self,
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]:
+        return await gather_lookups(
+            request,
+            policies,
+            verifier=self.verifier,
+            timeout=self.timeout,
+            namespace_labels=namespace_labels,
+        )
