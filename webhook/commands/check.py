@@ -105,6 +105,7 @@ def check(settings: CheckSettings) -> int:
         for item in error.errors:
             print(f"error: invalid policy: {item}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    started = datetime.now(UTC)
     verifier: Verifier = (
         RegistryVerifier(
             settings=VerifierSettings(request_timeout=min(settings.signature_timeout, 10.0))
@@ -122,7 +123,9 @@ def check(settings: CheckSettings) -> int:
     note = signature_note(report.lookups.values())
     if note:
         print(note, file=sys.stderr)
-    options = RenderOptions(policies=policies, base=settings.base)
+    options = RenderOptions(
+        policies=policies, base=settings.base, started=started, finished=datetime.now(UTC)
+    )
     if settings.github_annotations:
         for line in annotation_lines(report, options):
             print(line, file=sys.stderr)

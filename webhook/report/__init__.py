@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from webhook.dryrun import CheckReport
 from webhook.report.github import annotation_lines, render_github
+from webhook.report.gitlab import render_gitlab_sast
 from webhook.report.json import render_json
 from webhook.report.junit import render_junit
 from webhook.report.options import RenderOptions
@@ -24,6 +25,7 @@ RENDERERS: Mapping[str, Renderer] = {
     "junit": render_junit,
     "sarif": render_sarif,
     "github": render_github,
+    "gitlab-sast": render_gitlab_sast,
 }
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Renderer",
     "annotation_lines",
     "render_github",
+    "render_gitlab_sast",
     "render_json",
     "render_junit",
     "render_sarif",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePath
 
 from webhook.manifests import STDIN
@@ -14,6 +15,8 @@ from webhook.policy.compiled import PolicySet
 class RenderOptions:
     policies: PolicySet
     base: Path  # absolute directory that file names are shown relative to (the working dir)
+    started: datetime | None = None  # when the check began and ended (UTC), for scan reports
+    finished: datetime | None = None
 
     def relative(self, file: str) -> str | None:
         """`file` relative to `base` (POSIX form), or None when it lies outside or is stdin."""
