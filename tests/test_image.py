@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -18,9 +19,13 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.conftest import REPOSITORY
+from tests.conftest import POLICIES, REPOSITORY
 from tests.image import Sandbox, Stage, env_pairs, exec_form, stages
 from tests.kustomize import one, render
+from tests.reviews import admission_review
+from tests.webhook_server import NAMESPACE, SERVICE, WebhookServer, free_port
+from tests.webhook_server import _wait_ready as wait_ready
+from webhook.policy.loader import load_policy_set
 
 RUNTIME_REQUIREMENTS = REPOSITORY / "requirements" / "runtime.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
@@ -252,3 +257,58 @@ def test_dockerfile_passes_hadolint() -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_image_serves_over_tls_as_its_user_on_a_read_only_image(image: Image) -> None:
+    # The certificates as the Secret volume holds them (readable by the pod's fsGroup).
+    program, _ = image.entrypoint()
+    tls_dir = Path(image.sandbox.path("/etc/policy-webhook/tls"))
+    subprocess.run(
+        [program, "certs", "--service", SERVICE, "--namespace", NAMESPACE, "--out", str(tls_dir)],
+        env=image.env(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    for file in tls_dir.iterdir():
+        file.chmod(0o444)
+    before = image.snapshot()
+    (cmd,) = image.runtime.values("CMD")
+    arguments = exec_form(cmd)
+    # Listen on loopback only, on a free port; every other argument is the image's own.
+    arguments[arguments.index("--host") + 1] = "127.0.0.1"
+    port = free_port()
+    arguments[arguments.index("--port") + 1] = str(port)
+    log = Path(image.sandbox.path("/tmp")) / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            image.as_user([*image.entrypoint(), *map(image.sandbox.path, arguments)]),
+            env=image.env(),
+            cwd=image.sandbox.path("/tmp"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    server = WebhookServer(process=process, port=port, certificates=tls_dir, log=log)
+    try:
+        wait_ready(server)
+        with server.client() as client:
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["policies"] == len(load_policy_set([POLICIES]).policies)
+            root = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "root", "namespace": "team-a"},
+                "spec": {"containers": [{"name": "app", "image": "reg.example.com/app:1.0"}]},
+            }
+            response = client.review("/validate", admission_review(root))
+            assert response["allowed"] is False
+            assert response["status"]["code"] == 403
+    finally:
+        process.terminate()
+        returncode = process.wait(timeout=60)
+    # A graceful stop: uvicorn drains, then ends by the signal it caught (exit code 143 in a pod).
+    assert returncode in (0, -signal.SIGTERM), log.read_text()
+    assert "Finished server process" in log.read_text()
+    assert image.snapshot() == before, "the server wrote into the image"
