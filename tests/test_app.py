@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import httpx
@@ -51,6 +52,7 @@ def broken_evaluate(
     *,
     namespace_labels: Mapping[str, str] | None = None,
     lookups: Mapping[Any, Any] | None = None,
+    today: date | None = None,
 ) -> list[Finding]:
     raise KeyError("no such check")
 
@@ -119,6 +121,7 @@ def test_lookup_results_reach_the_evaluation(policies: PolicySet) -> None:
         *,
         namespace_labels: Mapping[str, str] | None = None,
         lookups: Mapping[Any, Any] | None = None,
+        today: date | None = None,
     ) -> list[Finding]:
         seen.append(lookups)
         return []

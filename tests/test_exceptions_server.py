@@ -4,14 +4,18 @@ load and reload."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import textwrap
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.helpers import pod_spec, wrap
+from tests.reviews import admission_review
 from webhook.app import create_app
 from webhook.metrics import Metrics
 from webhook.policy.loader import load_policy_set
@@ -121,3 +125,41 @@ def test_expired_exceptions_are_logged_at_reload(
     assert len(store.current.exceptions) == 1
     (record,) = expired_records(caplog)
     assert record.__dict__["fields"]["exception"] == "lapsed"
+
+
+def test_the_webhook_admits_what_an_active_exception_waives(tmp_path: Path) -> None:
+    directory = policy_dir(tmp_path, ("live", "2999-01-01"))
+    (directory / "lapsed.yaml").write_text(
+        textwrap.dedent(
+            EXCEPTION.replace("NAME", "lapsed").replace("EXPIRES", "2001-01-01")
+        ).replace("[legacy]", "[old-batch]")
+    )
+    app = create_app(settings=Settings(), policies=load_policy_set([directory]))
+
+    async def validate(namespace: str) -> dict[str, Any]:
+        obj = wrap("Pod", pod_spec(), name="root", namespace=namespace)
+        body = json.dumps(admission_review(obj)).encode()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
+            response: dict[str, Any] = (await client.post("/validate", content=body)).json()[
+                "response"
+            ]
+            return response
+
+    waived = asyncio.run(validate("legacy"))
+    assert waived["allowed"] is True
+    annotation = waived["auditAnnotations"]["waived.baseline.run-as-non-root"]
+    assert "waived by exception live (owner team-data, expires 2999-01-01)" in annotation
+    assert asyncio.run(validate("old-batch"))["allowed"] is False  # its exception expired
+    assert asyncio.run(validate("shop"))["allowed"] is False  # no exception covers it
+
+    async def scrape() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
+            return (await client.get("/metrics")).text
+
+    metrics = asyncio.run(scrape())
+    assert (
+        'policy_webhook_rule_results_total{mode="enforce",policy="baseline",result="waived",'
+        'rule="run-as-non-root"} 1.0'
+    ) in metrics

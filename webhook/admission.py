@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import msgspec
@@ -44,6 +45,7 @@ class Evaluate(Protocol):
         *,
         namespace_labels: Mapping[str, str] | None = None,
         lookups: Mapping[Any, Any] | None = None,
+        today: date | None = None,
     ) -> list[Finding]: ...
 
 
@@ -196,7 +198,11 @@ class Admission:
         if self.lookup is not None:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 lookups = await self.lookup(request, policies, namespace_labels=labels)
-        findings = self.evaluate(request, policies, namespace_labels=labels, lookups=lookups)
+        # PolicyExceptions apply through their expiry date, in UTC.
+        today = datetime.now(UTC).date()
+        findings = self.evaluate(
+            request, policies, namespace_labels=labels, lookups=lookups, today=today
+        )
         self.metrics.observe_findings(findings)
         decision = decide(findings)
         body = encode_response(
