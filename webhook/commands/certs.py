@@ -1,4 +1,5 @@
-"""`policy-webhook certs`: a CA and a serving certificate for the webhook's Service."""
+"""`policy-webhook certs`: a CA and a serving certificate for the webhook's Service, and the
+webhook configurations with that CA as their caBundle (`--render-webhooks`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from webhook import tls
+from webhook.cabundle import CABundleError, fill_ca_bundle
+from webhook.yamldoc import YAMLDocumentError, iter_documents
 
 EXIT_BAD_INPUT = 2
+WEBHOOKS_FILE = "webhooks.yaml"
 
 
 def register(subcommands: Any) -> None:
@@ -30,6 +36,13 @@ def register(subcommands: Any) -> None:
         action="store_true",
         help="keep the files in DIR when they are valid for these names for 30 more days",
     )
+    parser.add_argument(
+        "--render-webhooks",
+        type=Path,
+        metavar="FILE",
+        help=f"also write DIR/{WEBHOOKS_FILE}: the webhook configurations in FILE (for example "
+        "deploy/base/webhooks.yaml) with the CA as caBundle of every webhook calling the Service",
+    )
     parser.set_defaults(run=run)
 
 
@@ -37,11 +50,18 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    manifests: list[Any] = []
+    if arguments.render_webhooks is not None:
+        try:
+            manifests = _read_manifests(arguments.render_webhooks)
+        except (OSError, UnicodeDecodeError, YAMLDocumentError) as error:
+            print(f"error: cannot read {arguments.render_webhooks}: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     names = [*tls.service_names(arguments.service, arguments.namespace), *tls.LOCAL_NAMES]
     out: Path = arguments.out
     if arguments.keep_existing and tls.bundle_is_usable(out, dns_names=names):
         print(f"kept the certificates in {out}", file=sys.stderr)
-        return 0
+        return _render_webhooks(arguments, manifests)
     ca = tls.generate_ca(common_name=f"{arguments.service}.{arguments.namespace} webhook CA")
     serving = tls.generate_serving_certificate(
         ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES, days=arguments.days
@@ -53,4 +73,33 @@ def run(arguments: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for name in (tls.CA_FILE, tls.CERT_FILE, tls.KEY_FILE):
         print(out / name)
+    return _render_webhooks(arguments, manifests)
+
+
+def _read_manifests(path: Path) -> list[Any]:
+    return [document.value for document in iter_documents(path.read_text(encoding="utf-8"))]
+
+
+def _render_webhooks(arguments: argparse.Namespace, manifests: list[Any]) -> int:
+    """Write DIR/webhooks.yaml when --render-webhooks was given; 0 or EXIT_BAD_INPUT."""
+    if arguments.render_webhooks is None:
+        return 0
+    out: Path = arguments.out
+    try:
+        rendered = fill_ca_bundle(
+            manifests,
+            ca_pem=(out / tls.CA_FILE).read_bytes(),
+            service=arguments.service,
+            namespace=arguments.namespace,
+        )
+    except CABundleError as error:
+        print(f"error: {arguments.render_webhooks}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    text = yaml.safe_dump_all(rendered, sort_keys=False)
+    try:
+        tls.write_atomically(out / WEBHOOKS_FILE, text.encode("utf-8"))
+    except OSError as error:
+        print(f"error: cannot write to {out}: {error.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(out / WEBHOOKS_FILE)
     return 0
