@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from webhook.findings import Finding
+from webhook.findings import Finding, Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -56,8 +56,28 @@ class Metrics:
         )
         self.rule_results = Counter(
             f"{PREFIX}_rule_results",
-            "Rule results, by policy, rule, mode and result (pass, fail, error, skip, waived).",
+            "Rule results, by policy, rule, mode and result "
+            "(pass, fail, error, skip, waived, overridden).",
             ["policy", "rule", "mode", "result"],
+            registry=r,
+        )
+        self.break_glass = Counter(
+            f"{PREFIX}_break_glass",
+            "Changes admitted by break-glass that a rule would have denied, by policy and rule.",
+            ["policy", "rule"],
+            registry=r,
+        )
+        self.desired_state_reloads = Counter(
+            f"{PREFIX}_desired_state_reloads",
+            "Loads of a directory of rendered manifests (desired state), by result "
+            "(success, failure).",
+            ["result"],
+            registry=r,
+        )
+        self.desired_state_objects = Gauge(
+            f"{PREFIX}_desired_state_objects",
+            "Objects in the desired state served for each directory; -1 while it is unavailable.",
+            ["path"],
             registry=r,
         )
         self.mutations = Counter(
@@ -110,12 +130,17 @@ class Metrics:
 
     def observe_findings(self, findings: Iterable[Finding]) -> None:
         children = self._rule_children
+        broken: set[tuple[str, str]] = set()
         for finding in findings:
             key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
             child = children.get(key)
             if child is None:
                 child = children[key] = self.rule_results.labels(*key)
             child.inc()
+            if finding.result is Result.OVERRIDDEN:
+                broken.add((finding.policy, finding.rule))
+        for policy, rule in broken:  # one count per rule and request, however many fields
+            self.break_glass.labels(policy, rule).inc()
 
     def watch_exceptions(
         self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None

@@ -30,8 +30,9 @@ class Check:
 
 
 def reported(finding: Finding) -> bool:
-    """A finding that says something is wrong: failed, errored, or failed and waived."""
-    return finding.failed or finding.result is Result.WAIVED
+    """A finding that says something is wrong: failed, errored, or failed and waived or
+    overridden (break-glass)."""
+    return finding.failed or finding.result in (Result.WAIVED, Result.OVERRIDDEN)
 
 
 def _text(finding: Finding) -> str:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from webhook.policy.model import NAME_PATTERN, Metadata, Operation
 
-ExpectedResult = Literal["pass", "fail", "warn", "skip", "error", "waived"]
-FAILING_RESULTS = ("fail", "warn", "error", "waived")
+ExpectedResult = Literal["pass", "fail", "warn", "skip", "error", "waived", "overridden"]
+FAILING_RESULTS = ("fail", "warn", "error", "waived", "overridden")
 Via = Literal["check", "webhook"]
 
 

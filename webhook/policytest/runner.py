@@ -204,11 +204,13 @@ def _about(finding: Finding, policy: str, rule: str | None) -> bool:
 
 
 def actual_result(findings: Sequence[Finding], policy: str, rule: str | None) -> str:
-    """pass | fail | warn | waived | skip | error for a rule, or a policy when `rule` is None.
+    """pass | fail | warn | waived | overridden | skip | error for a rule, or a policy when
+    `rule` is None.
 
     `fail` is a failure in enforce or audit mode, `warn` one in warn mode, `waived` one a
-    PolicyException covers; `skip` means the policy did not match or the rule did not apply.
-    The worst outcome wins: error, fail, warn, waived, pass, skip.
+    PolicyException covers, `overridden` one a break-glass subject made; `skip` means the
+    policy did not match or the rule did not apply.
+    The worst outcome wins: error, fail, warn, waived, overridden, pass, skip.
     """
     relevant = [finding for finding in findings if _about(finding, policy, rule)]
     if any(finding.result is Result.ERROR for finding in relevant):
@@ -220,6 +222,8 @@ def actual_result(findings: Sequence[Finding], policy: str, rule: str | None) ->
         return "warn"
     if any(finding.result is Result.WAIVED for finding in relevant):
         return "waived"
+    if any(finding.result is Result.OVERRIDDEN for finding in relevant):
+        return "overridden"
     if any(finding.result is Result.PASS for finding in relevant):
         return "pass"
     return "skip"
