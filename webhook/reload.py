@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from webhook.desired.serving import DesiredStateReloader
 from webhook.errors import CertificateError, PolicySetError
 from webhook.logs import log_exceptions
 from webhook.metrics import Metrics
@@ -154,13 +155,20 @@ class CertificateReloader:
 
 
 async def watch(
-    *, policies: PolicyReloader, certificates: CertificateReloader, interval: float
+    *,
+    policies: PolicyReloader,
+    certificates: CertificateReloader,
+    interval: float,
+    desired: DesiredStateReloader | None = None,
 ) -> None:
-    """Check both every `interval` seconds until cancelled; never dies of an error."""
+    """Check every `interval` seconds until cancelled; never dies of an error. The desired
+    state (drift rules) is checked after the policies, so it follows a policy reload at once."""
     while True:
         await asyncio.sleep(interval)
         try:
             certificates.check()
             await policies.check()
+            if desired is not None:
+                await desired.check()
         except Exception:
             LOG.exception("reload check failed")

@@ -16,6 +16,8 @@ import uvloop
 from prometheus_client import disable_created_metrics
 
 from webhook.app import create_app
+from webhook.desired.serving import DesiredStateReloader, with_preloads
+from webhook.engine import evaluate
 from webhook.errors import CertificateError, PolicySetError
 from webhook.lookups import SignatureLookup, lookup_deadline
 from webhook.metrics import Metrics
@@ -30,8 +32,14 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
-def build_server(settings: Settings) -> tuple[uvicorn.Server, PolicyReloader, CertificateReloader]:
-    """The uvicorn server and both reloaders; raises PolicySetError or CertificateError."""
+def build_server(
+    settings: Settings,
+) -> tuple[uvicorn.Server, PolicyReloader, CertificateReloader, DesiredStateReloader]:
+    """The uvicorn server and the reloaders; raises PolicySetError or CertificateError.
+
+    The desired state of drift rules is loaded here too; a directory that cannot be read does
+    not stop the start (the rules report errors until it can, e.g. until git-sync cloned it).
+    """
     if settings.tls_cert is None or settings.tls_key is None:
         raise CertificateError("--tls-cert and --tls-key are required (the webhook serves HTTPS)")
     metrics = Metrics()
@@ -46,10 +54,13 @@ def build_server(settings: Settings) -> tuple[uvicorn.Server, PolicyReloader, Ce
         ),
         budget=settings.timeout_seconds,
     )
+    desired = DesiredStateReloader(policies=store, metrics=metrics)
+    desired.load()
     app = create_app(
         settings=settings,
         policies=store,
         metrics=metrics,
+        evaluate=with_preloads(evaluate, desired.lookups),
         ready=certificates.ready,
         lookup=lookup,
     )
@@ -68,17 +79,18 @@ def build_server(settings: Settings) -> tuple[uvicorn.Server, PolicyReloader, Ce
         timeout_graceful_shutdown=settings.shutdown_seconds,
         ssl_context_factory=lambda config, default: certificates.context,
     )
-    return uvicorn.Server(config), policies, certificates
+    return uvicorn.Server(config), policies, certificates, desired
 
 
 async def _serve(
     server: uvicorn.Server,
     policies: PolicyReloader,
     certificates: CertificateReloader,
+    desired: DesiredStateReloader,
     interval: float,
 ) -> None:
     watcher = asyncio.create_task(
-        watch(policies=policies, certificates=certificates, interval=interval)
+        watch(policies=policies, certificates=certificates, desired=desired, interval=interval)
     )
     try:
         await server.serve()
@@ -96,7 +108,7 @@ def run(settings: Settings) -> int:
     """Serve until stopped; 0 after a clean shutdown, 2 when policies or TLS files are bad."""
     disable_created_metrics()  # type: ignore[no-untyped-call]
     try:
-        server, policies, certificates = build_server(settings)
+        server, policies, certificates, desired = build_server(settings)
     except PolicySetError as error:
         for item in error.errors:
             LOG.error("invalid policy", extra={"fields": {"error": str(item)}})
@@ -118,7 +130,7 @@ def run(settings: Settings) -> int:
     )
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(server, policies, certificates, settings.reload_interval))
+            runner.run(_serve(server, policies, certificates, desired, settings.reload_interval))
     except SystemExit:  # uvicorn exits when it cannot listen (address in use, bad host)
         return EXIT_BAD_INPUT
     return EXIT_OK if server.started else EXIT_BAD_INPUT
