@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ def test_lookups_of_the_request_win_over_preloads() -> None:
         *,
         namespace_labels: Mapping[str, str] | None = None,
         lookups: Mapping[Any, Any] | None = None,
+        today: date | None = None,
     ) -> list[Finding]:
         seen.append(dict(lookups or {}))
         return []
