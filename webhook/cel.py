@@ -60,6 +60,8 @@ def compile_expression(source: str) -> CELProgram:
 
 
 def _clean(text: str) -> str:
-    for prefix in ("INVALID_ARGUMENT: ", "INTERNAL: ", "NOT_FOUND: "):
+    for prefix in ("INVALID_ARGUMENT: ", "INTERNAL: ", "NOT_FOUND: ", "CANCELLED: "):
         text = text.replace(prefix, "")
-    return text.replace(" [INVALID_ARGUMENT]", "").replace(" [INTERNAL]", "").strip()
+    for suffix in (" [INVALID_ARGUMENT]", " [INTERNAL]", " [CANCELLED]"):
+        text = text.replace(suffix, "")
+    return text.strip()

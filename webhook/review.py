@@ -102,6 +102,12 @@ def decode_review(body: bytes) -> AdmissionReview:
         raise ReviewError(f"invalid AdmissionReview: {error}") from None
     except msgspec.DecodeError as error:
         raise ReviewError(f"body is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:  # msgspec lets invalid UTF-8 in a string through
+        raise ReviewError(
+            f"body is not valid JSON: a string is not UTF-8 ({error.reason})"
+        ) from None
+    except RecursionError:
+        raise ReviewError("body nests too deeply") from None
     if review.kind != "AdmissionReview":
         raise ReviewError(f"kind is {review.kind!r}, expected 'AdmissionReview'")
     if review.apiVersion not in API_VERSIONS:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from webhook.yamlbounds import MAX_EXPANDED_NODES, check_bounds
 from webhook.yamlbuild import (
     ANCHOR,
     MAX_DEPTH,
@@ -88,13 +89,20 @@ def pointer_tokens(pointer: str) -> list[str | int]:
     return tokens
 
 
-def iter_nodes(text: str, *, kubernetes: bool = False) -> Iterator[tuple[int, yaml.Node, Builder]]:
+def iter_nodes(
+    text: str, *, kubernetes: bool = False, max_nodes: int | None = None
+) -> Iterator[tuple[int, yaml.Node, Builder]]:
     """Yield (index, node, builder) for every document of `text`; build values with the builder
-    before the next step. Raises YAMLDocumentError with the line."""
+    before the next step. Raises YAMLDocumentError with the line.
+
+    A text with anchors, or any text when `max_nodes` is given, is first scanned for bounds
+    with aliases counted expanded (`yamlbounds`)."""
     loader = KubernetesLoader(text) if kubernetes else Loader(text)
     anchors = "&" in text and ANCHOR.search(text) is not None
     index = 0
     try:
+        if anchors or max_nodes is not None:
+            check_bounds(text, max_nodes=max_nodes or MAX_EXPANDED_NODES)
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
@@ -110,13 +118,17 @@ def iter_nodes(text: str, *, kubernetes: bool = False) -> Iterator[tuple[int, ya
         loader.dispose()
 
 
-def iter_documents(text: str, *, kubernetes: bool = False) -> Iterator[YAMLDocument]:
+def iter_documents(
+    text: str, *, kubernetes: bool = False, max_nodes: int | None = None
+) -> Iterator[YAMLDocument]:
     """Yield every non-empty document of `text`; raises YAMLDocumentError with the line."""
-    for index, node, builder in iter_nodes(text, kubernetes=kubernetes):
+    for index, node, builder in iter_nodes(text, kubernetes=kubernetes, max_nodes=max_nodes):
         value = builder.build(node)
         if value is not None:
             yield YAMLDocument(index=index, value=value, node=node)
 
 
-def load_documents(text: str, *, kubernetes: bool = False) -> list[YAMLDocument]:
-    return list(iter_documents(text, kubernetes=kubernetes))
+def load_documents(
+    text: str, *, kubernetes: bool = False, max_nodes: int | None = None
+) -> list[YAMLDocument]:
+    return list(iter_documents(text, kubernetes=kubernetes, max_nodes=max_nodes))

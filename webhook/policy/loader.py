@@ -30,7 +30,8 @@ from webhook.yamldoc import YAMLDocument, YAMLDocumentError, iter_documents, lin
 POLICY_SUFFIXES = (".yaml", ".yml")
 SKIPPED_DIRECTORIES = frozenset({"tests"})
 IGNORED_KINDS = frozenset({"PolicyTest"})
-MAX_POLICY_FILE_BYTES = 4 * 1024 * 1024
+MAX_POLICY_FILE_BYTES = 1024 * 1024
+MAX_POLICY_NODES = 100_000  # per file, aliases expanded: policies are small
 
 LoadedDocument = CompiledPolicy | CompiledException
 
@@ -122,7 +123,7 @@ def load_file(file: Path) -> list[LoadedDocument]:
     except OSError as error:
         raise PolicyLoadError(name, None, f"cannot read: {error.strerror}") from None
     try:
-        documents = list(iter_documents(text))
+        documents = list(iter_documents(text, max_nodes=MAX_POLICY_NODES))
     except YAMLDocumentError as error:
         raise PolicyLoadError(name, error.line, f"invalid YAML: {error.reason}") from None
     loaded: list[LoadedDocument] = []
