@@ -40,14 +40,40 @@ def free_port() -> int:
         return port
 
 
-def write_certificates(directory: Path) -> None:
-    """A CA and serving certificate for the test Service, as `policy-webhook certs` writes."""
-    ca = tls.generate_ca(common_name="test webhook CA")
+def serving_certificate(ca: tls.Issued) -> tls.Issued:
     names = [*tls.service_names(SERVICE, NAMESPACE), *tls.LOCAL_NAMES]
-    serving = tls.generate_serving_certificate(
-        ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES
-    )
-    tls.write_bundle(directory, ca=ca, serving=serving)
+    return tls.generate_serving_certificate(ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES)
+
+
+def write_certificates(directory: Path) -> tls.Issued:
+    """A CA and serving certificate for the test Service, as `policy-webhook certs` writes;
+    returns the CA (to issue the next certificate with)."""
+    ca = tls.generate_ca(common_name="test webhook CA")
+    tls.write_bundle(directory, ca=ca, serving=serving_certificate(ca))
+    return ca
+
+
+def atomic_swap(directory: Path, files: dict[str, bytes]) -> None:
+    """Update `directory` the way kubelet updates a mounted ConfigMap or Secret: the files go
+    to a new hidden folder, the `..data` symlink is swapped to it in one rename, and every
+    name is a symlink through `..data`."""
+    stamp = f"..{time.time_ns()}"
+    (directory / stamp).mkdir()
+    for name, content in files.items():
+        (directory / stamp / name).write_bytes(content)
+    data = directory / "..data"
+    previous = os.readlink(data) if data.is_symlink() else None
+    temporary = directory / "..data_tmp"
+    os.symlink(stamp, temporary)
+    os.replace(temporary, data)
+    for name in files:
+        link = directory / name
+        if not link.is_symlink():
+            os.symlink(f"..data/{name}", link)
+    if previous is not None:
+        for old in (directory / previous).iterdir():
+            old.unlink()
+        (directory / previous).rmdir()
 
 
 def client_context(ca_file: Path) -> ssl.SSLContext:
