@@ -172,12 +172,13 @@ class Traffic:
         kept = self.server.client(ca_file=self.ca_file)
         fresh = httpx.Client(base_url=self.server.base_url, verify=client_context(self.ca_file))
         body = json.dumps(admission_review(wrap("ConfigMap", {"data": {}}))).encode()
+        senders: list[tuple[str, Callable[[], httpx.Response]]] = [
+            ("kept", lambda: kept.post("/validate", body)),
+            ("new", lambda: _post_closing(fresh, body)),
+        ]
         with kept, fresh:
             while not self.stop.is_set():
-                for name, send in (
-                    ("kept", lambda: kept.post("/validate", body)),
-                    ("new", lambda: _post_closing(fresh, body)),
-                ):
+                for name, send in senders:
                     try:
                         answer = send()
                         assert answer.status_code == 200, answer.text

@@ -98,6 +98,26 @@ spec:
   match: {kinds: [Pod], namespaceSelector: {matchLabels: {env: prod}}}
   rules:
     - {name: read-only-root, check: readOnlyRootFilesystem}
+---
+apiVersion: policy-webhook.dev/v1alpha1
+kind: PolicyException
+metadata: {name: legacy-root}
+spec:
+  policies: [{name: workload-baseline, rules: [run-as-non-root]}]
+  match: {kinds: [Pod], namespaces: [legacy], names: ["legacy-*"]}
+  owner: team-data
+  reason: vendor image runs as root; replacement tracked in DATA-142
+  expires: 2099-12-31
+---
+apiVersion: policy-webhook.dev/v1alpha1
+kind: PolicyException
+metadata: {name: expired-root}
+spec:
+  policies: [{name: workload-baseline, rules: [run-as-non-root]}]
+  match: {kinds: [Pod], namespaces: [legacy], names: ["old-*"]}
+  owner: team-data
+  reason: ended
+  expires: 2020-01-31
 """
 POD_SPEC_KEYS = {
     "Pod": ["spec"],
@@ -296,6 +316,16 @@ def test_excluded_namespaces_and_the_webhook_itself_are_admitted(
     review = admission_review(wrap("Pod", pod_spec(), namespace=namespace), user=user)
     assert client.review("/validate", review) == {"uid": review["request"]["uid"], "allowed": True}
     assert decoded_patch(client.review("/mutate", review)) is None
+
+
+def test_policy_exceptions_apply_until_they_expire(client: WebhookClient) -> None:
+    as_root = {"resources": SAFE["resources"], "securityContext": {"runAsUser": 0}}
+    excepted = wrap("Pod", pod_spec(**as_root), name="legacy-batch", namespace="legacy")
+    assert client.review("/validate", admission_review(excepted))["allowed"] is True
+    expired = wrap("Pod", pod_spec(**as_root), name="old-batch", namespace="legacy")
+    response = client.review("/validate", admission_review(expired))
+    assert response["allowed"] is False
+    assert "[workload-baseline/run-as-non-root]" in response["status"]["message"]
 
 
 def test_namespace_selectors_use_the_labels_of_namespaces_seen(client: WebhookClient) -> None:
