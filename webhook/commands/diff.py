@@ -12,6 +12,10 @@ from webhook.errors import PolicySetError
 from webhook.impact import RENDERERS, run_diff
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
+from webhook.signatures.api import SkipVerification, Verifier
+from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
+
+DEFAULT_SIGNATURE_TIMEOUT = 30.0
 
 
 def register(subcommands: Any) -> None:
@@ -38,6 +42,19 @@ def register(subcommands: Any) -> None:
         help="policy file or directory after the change (repeatable)",
     )
     parser.add_argument("--output", "-o", choices=sorted(RENDERERS), default="text")
+    parser.add_argument(
+        "--skip-signatures",
+        action="store_true",
+        help="do not contact registries: imageSignatures rules are reported as not checked",
+    )
+    parser.add_argument(
+        "--signature-timeout",
+        type=float,
+        default=DEFAULT_SIGNATURE_TIMEOUT,
+        metavar="SECONDS",
+        help="time for all image signature lookups together "
+        f"(default: {DEFAULT_SIGNATURE_TIMEOUT:g})",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest file, directory or -")
     parser.set_defaults(run=run)
 
@@ -56,6 +73,19 @@ def run(arguments: argparse.Namespace) -> int:
     head = _load(arguments.head, "head")
     if base is None or head is None:
         return EXIT_BAD_INPUT
-    report = run_diff(arguments.paths, base=base, head=head, today=datetime.now(UTC).date())
+    timeout: float = arguments.signature_timeout
+    verifier: Verifier = (
+        SkipVerification()
+        if arguments.skip_signatures
+        else RegistryVerifier(settings=VerifierSettings(request_timeout=min(timeout, 10.0)))
+    )
+    report = run_diff(
+        arguments.paths,
+        base=base,
+        head=head,
+        today=datetime.now(UTC).date(),
+        verifier=verifier,
+        timeout=timeout,
+    )
     sys.stdout.write(RENDERERS[arguments.output](report))
     return report.exit_code

@@ -6,11 +6,13 @@ second container of an already denied object still shows up as a new denial.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from webhook.dryrun import (
     EXIT_BAD_INPUT,
@@ -19,11 +21,14 @@ from webhook.dryrun import (
     ObjectResult,
     check_manifest,
     namespace_labels_of,
+    planned_lookups,
 )
+from webhook.engine import ask_verifier
 from webhook.errors import ManifestError
 from webhook.findings import Finding, Mode
 from webhook.manifests import manifest_files, read_source
 from webhook.policy.compiled import PolicySet
+from webhook.signatures.api import SignatureRequest, Verifier
 
 FindingKey = tuple[str, str, str | None, str]
 
@@ -150,21 +155,52 @@ class ImpactReport:
         return EXIT_OK
 
 
+async def _verify(
+    verifier: Verifier, wanted: list[SignatureRequest], timeout: float
+) -> dict[Any, Any]:
+    try:
+        return await ask_verifier(verifier, wanted, timeout=timeout)
+    finally:
+        await verifier.aclose()
+
+
 def run_diff(
-    paths: Iterable[str], *, base: PolicySet, head: PolicySet, today: date | None = None
+    paths: Iterable[str],
+    *,
+    base: PolicySet,
+    head: PolicySet,
+    today: date | None = None,
+    verifier: Verifier | None = None,
+    timeout: float = 30.0,
 ) -> ImpactReport:
-    """Evaluate every manifest under `paths` with both policy sets; bad files become errors."""
+    """Evaluate every manifest under `paths` with both policy sets; bad files become errors.
+
+    With a `verifier`, the image signatures either set asks for are verified once, so both
+    sets judge the same answers; without one, signature rules fail as not verified.
+    """
     report = ImpactReport()
     sources = [read_source(file) for file in manifest_files(paths)]
     report.files = len(sources)
     labels = namespace_labels_of(sources)
+    lookups: dict[Any, Any] = {}
+    if verifier is not None:
+        wanted = list(
+            dict.fromkeys(
+                [
+                    *planned_lookups(sources, base, labels),
+                    *planned_lookups(sources, head, labels),
+                ]
+            )
+        )
+        if wanted:
+            lookups = asyncio.run(_verify(verifier, wanted, timeout))
     for source in sources:
         report.errors.extend(source.errors)
         for manifest in source.manifests:
             report.objects.append(
                 ObjectImpact.of(
-                    check_manifest(manifest, base, labels, today=today),
-                    check_manifest(manifest, head, labels, today=today),
+                    check_manifest(manifest, base, labels, today=today, lookups=lookups),
+                    check_manifest(manifest, head, labels, today=today, lookups=lookups),
                 )
             )
     return report
