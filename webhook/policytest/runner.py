@@ -17,6 +17,7 @@ import jsonpatch
 from msgspec import structs
 
 from webhook.decision import decide
+from webhook.desired.store import DesiredStates
 from webhook.engine import evaluate
 from webhook.errors import PolicySetError, SuiteError
 from webhook.findings import Finding, Mode, Result
@@ -72,6 +73,7 @@ def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
     loaded = load_suites(paths)
     report = RunReport(errors=list(loaded.errors), suites=len(loaded.suites))
     cache: dict[tuple[Path, ...], PolicySet | PolicySetError] = {}
+    preloaded: dict[tuple[Path, ...], Mapping[Any, Any]] = {}
     for suite in loaded.suites:
         policies = _policies(suite, cache)
         if isinstance(policies, PolicySetError):
@@ -80,9 +82,14 @@ def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
                 for item in policies.errors
             )
             continue
+        lookups = preloaded.get(_key(suite))
+        if lookups is None:
+            lookups = preloaded[_key(suite)] = _preloads(policies)
         for case in suite.cases:
             try:
-                checks = run_case(case, policies, suite=suite, today=suite.today or today)
+                checks = run_case(
+                    case, policies, suite=suite, today=suite.today or today, lookups=lookups
+                )
             except SuiteError as error:
                 report.errors.append(error)
                 continue
@@ -90,11 +97,25 @@ def run_tests(paths: Sequence[Path | str], *, today: date) -> RunReport:
     return report
 
 
+def _key(suite: Suite) -> tuple[Path, ...]:
+    return tuple(path.resolve() for path in suite.policies)
+
+
+def _preloads(policies: PolicySet) -> Mapping[Any, Any]:
+    """What the server loads ahead for these policies (desiredState directories), loaded once.
+
+    A directory that cannot be read makes its rules report `error`, as in the webhook.
+    """
+    states = DesiredStates.for_policies(policies)
+    states.reload()
+    return states.lookups()
+
+
 def _policies(
     suite: Suite, cache: dict[tuple[Path, ...], PolicySet | PolicySetError]
 ) -> PolicySet | PolicySetError:
     """The suite's policies, loaded once per distinct set of paths."""
-    key = tuple(path.resolve() for path in suite.policies)
+    key = _key(suite)
     if key not in cache:
         try:
             cache[key] = load_policy_set(list(suite.policies))
@@ -131,7 +152,12 @@ def build_request(case: LoadedCase) -> tuple[AdmissionRequest, bool]:
 
 
 def run_case(
-    case: LoadedCase, policies: PolicySet, *, suite: Suite, today: date
+    case: LoadedCase,
+    policies: PolicySet,
+    *,
+    suite: Suite,
+    today: date,
+    lookups: Mapping[Any, Any] | None = None,
 ) -> tuple[Check, ...]:
     """Evaluate one case and compare; raises SuiteError when it names an unknown policy/rule."""
     _check_names(case, policies, suite)
@@ -142,6 +168,7 @@ def run_case(
         namespace_labels=case.spec.namespaceLabels,
         offline=offline,
         today=today,
+        lookups=lookups,
     )
     checks = [
         expectation_check(
