@@ -32,7 +32,16 @@ INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 MERGE = "tag:yaml.org,2002:merge"
 # An anchor is a node property: `&name` after a space, a flow indicator or at a line start.
-ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s]", re.MULTILINE)
+_AMPERSAND = re.compile(r"&\S")
+_BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
+
+
+def has_anchors(text: str) -> bool:
+    """Whether `text` may define an anchor (so a node may be reached twice, through an alias)."""
+    return any(
+        match.start() == 0 or text[match.start() - 1] in _BEFORE_ANCHOR
+        for match in _AMPERSAND.finditer(text)
+    )
 
 
 class YAMLDocumentError(ValueError):

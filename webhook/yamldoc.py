@@ -15,13 +15,13 @@ import yaml
 
 from webhook.yamlbounds import MAX_EXPANDED_NODES, check_bounds
 from webhook.yamlbuild import (
-    ANCHOR,
     MAX_DEPTH,
     STR,
     Builder,
     KubernetesLoader,
     Loader,
     YAMLDocumentError,
+    has_anchors,
     translated,
 )
 
@@ -98,7 +98,7 @@ def iter_nodes(
     A text with anchors, or any text when `max_nodes` is given, is first scanned for bounds
     with aliases counted expanded (`yamlbounds`)."""
     loader = KubernetesLoader(text) if kubernetes else Loader(text)
-    anchors = "&" in text and ANCHOR.search(text) is not None
+    anchors = has_anchors(text)
     index = 0
     try:
         if anchors or max_nodes is not None:
