@@ -93,11 +93,18 @@ class RegistryVerifier:
         self, requests: Sequence[SignatureRequest], *, timeout: float
     ) -> dict[SignatureRequest, SignatureResult]:
         """A result for every request within `timeout` seconds; late ones are TIMED_OUT."""
-        unique = list(dict.fromkeys(requests))
-        tasks = {request: asyncio.ensure_future(self._verify_one(request)) for request in unique}
-        if tasks:
-            await asyncio.wait(tasks.values(), timeout=max(timeout, 0.0))
         answers: dict[SignatureRequest, SignatureResult] = {}
+        missing = []
+        for request in dict.fromkeys(requests):
+            cached = self._cached(request)
+            if cached is None:
+                missing.append(request)
+            else:
+                answers[request] = cached
+        if not missing:
+            return answers  # the warm path: no task, no await
+        tasks = {request: asyncio.ensure_future(self._verify_one(request)) for request in missing}
+        await asyncio.wait(tasks.values(), timeout=max(timeout, 0.0))
         for request, task in tasks.items():
             if task.done():
                 answers[request] = task.result()
@@ -109,6 +116,22 @@ class RegistryVerifier:
                     detail=f"registry {registry} did not answer within {timeout:g}s",
                 )
         return answers
+
+    def _cached(self, request: SignatureRequest) -> SignatureResult | None:
+        """The cached answer to `request`, when there is a fresh one."""
+        try:
+            image = parse_image(request.image)
+        except ImageReferenceError:
+            return None
+        digest = image.digest
+        if digest is None:
+            resolved = self._digests.peek((image.name, image.tag or "latest", request.registries))
+            if resolved is None:
+                return None
+            if isinstance(resolved, SignatureResult):
+                return resolved
+            digest = resolved
+        return self.results.peek((image.name, digest, request.requirement, request.registries))
 
     def _client(self, options: RegistryOptions) -> RegistryClient:
         client = self._clients.get(options)
