@@ -94,7 +94,6 @@ def verify_one(
         try:
             return (await own.verify([request], timeout=timeout))[request]
         finally:
-            if verifier is None:
-                await own.aclose()
+            await own.aclose()
 
     return asyncio.run(run())

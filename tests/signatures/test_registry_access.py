@@ -124,8 +124,11 @@ def test_rate_limited_token_service(
     assert result.outcome is Outcome.RATE_LIMITED
 
 
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_plain_http_only_for_insecure_registries(registry: RegistryServer) -> None:
     result = verify_one(f"{registry.host}/{TESTIMAGE}@{DIGEST}", ALICE, options=RegistryOptions())
+    gc.collect()  # the failed TLS handshake's socket, as in test_unknown_ca_is_unreachable
     assert result.outcome is Outcome.UNREACHABLE
 
 
@@ -175,5 +178,6 @@ def test_stalled_registry_times_out_per_request(stalled: str) -> None:
     signer = KeySigner("k", public_pem(ec.generate_private_key(ec.SECP256R1())))
     verifier = RegistryVerifier(settings=VerifierSettings(request_timeout=0.3))
     result = verify_one(f"{stalled}/app:1.0", requirement(signer), verifier=verifier, timeout=30)
+    gc.collect()
     assert result.outcome is Outcome.TIMED_OUT
     assert "no answer in time" in result.detail
