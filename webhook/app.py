@@ -25,6 +25,7 @@ from webhook.mutation import apply_mutations
 from webhook.namespaces import NamespaceLabels
 from webhook.policy.compiled import PolicySet
 from webhook.settings import Settings
+from webhook.shedding import Shedder
 from webhook.store import PolicyStore
 
 JSON = "application/json"
@@ -45,11 +46,21 @@ REVIEW_SCHEMA: dict[str, Any] = {
 class AdmissionEndpoints:
     """Plain ASGI: POST /validate and /mutate straight to `Admission`; the rest to `app`."""
 
-    def __init__(self, app: ASGIApp, *, admission: Admission, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        admission: Admission,
+        limit: int,
+        shedder: Shedder,
+        in_flight: Callable[[], int] | None,
+    ) -> None:
         self.app = app
         self.admission = admission
         self.limit = limit
         self.too_large = f"the body is larger than {limit} bytes"
+        self.shedder = shedder
+        self.in_flight = in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
@@ -68,6 +79,8 @@ class AdmissionEndpoints:
             return  # the client went away
         if body is None:
             reply = self.admission.reject(endpoint, self.too_large, 413)
+        elif self.in_flight is not None and self.in_flight() > self.shedder.limit:
+            reply = self.shedder.answer(endpoint, body)
         elif endpoint == "validate":
             reply = await self.admission.validate(body)
         else:
@@ -129,10 +142,13 @@ def create_app(
     lookup: Lookup | None = None,
     ready: Callable[[], bool] | None = None,
     fast_path: bool = True,
+    in_flight: Callable[[], int] | None = None,
 ) -> FastAPI:
     """The webhook app. `policies` may be a store that a reloader updates; `ready` tells
     whether the serving certificate is loaded (None: not served over TLS by this process).
-    `fast_path=False` leaves /validate and /mutate to FastAPI's routing (same answers, slower)."""
+    `fast_path=False` leaves /validate and /mutate to FastAPI's routing (same answers, slower).
+    `in_flight()` counts the requests the serving worker holds; past `settings.max_in_flight`
+    /validate and /mutate are shed (answered without evaluation)."""
     store = policies if isinstance(policies, PolicyStore) else PolicyStore(policies, time.time())
     metrics = metrics if metrics is not None else Metrics()
     admission = Admission(
@@ -157,7 +173,13 @@ def create_app(
     )
     app.state.admission = admission
     if fast_path:
-        app.add_middleware(AdmissionEndpoints, admission=admission, limit=limit)
+        app.add_middleware(
+            AdmissionEndpoints,
+            admission=admission,
+            limit=limit,
+            shedder=Shedder(settings=settings, metrics=metrics),
+            in_flight=in_flight,
+        )
 
     @app.post("/validate", response_class=Response, openapi_extra=REVIEW_SCHEMA)
     async def validate(request: Request) -> Response:

@@ -1,14 +1,20 @@
 """Prometheus metrics of the webhook, in a registry of their own (one per app, none at import).
 
-Label children are cached, so recording a request costs a few dict lookups.
+Label children are cached, so recording a request costs a few dict lookups. With several
+worker processes (`shared_metrics`), values live in prometheus_client's multiprocess files and
+every worker's /metrics shows the sum over all workers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -20,13 +26,45 @@ from webhook.policy.exceptions import exception_counts
 PREFIX = "policy_webhook"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# prometheus_client finds its multiprocess directory in this variable when it opens files.
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def shared_metrics(*, enabled: bool) -> Iterator[None]:
+    """Metrics shared by the worker processes forked inside: a private directory of
+    multiprocess files, removed at the end. Enter before any metric exists in this process."""
+    if not enabled:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="policy-webhook-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = directory
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        values.ValueClass = values.MutexValue
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_exited(pid: int) -> None:
+    """Drop the live gauges of a worker that ended (its counters stay in the sums)."""
+    directory = os.environ.get(MULTIPROCESS_VARIABLE)
+    if directory:
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 class Metrics:
     """Every metric the webhook exports; `render()` is the /metrics body."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, multiprocess: bool = False
+    ) -> None:
+        """`multiprocess`: inside `shared_metrics`, render the sum over every worker."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess
+        self._scrape_time: list[Collector] = []
         r = self.registry
         self.requests = Counter(
             f"{PREFIX}_requests",
@@ -39,6 +77,12 @@ class Metrics:
             f"{PREFIX}_bad_requests",
             "Requests rejected before evaluation, by reason (malformed: HTTP 400, too_large: 413).",
             ["endpoint", "reason"],
+            registry=r,
+        )
+        self.shed_requests = Counter(
+            f"{PREFIX}_shed_requests",
+            "Requests answered without evaluation because the worker had too many in flight.",
+            ["endpoint"],
             registry=r,
         )
         self.internal_errors = Counter(
@@ -79,6 +123,7 @@ class Metrics:
             "Objects in the desired state served for each directory; -1 while it is unavailable.",
             ["path"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.mutations = Counter(
             f"{PREFIX}_mutations",
@@ -93,12 +138,16 @@ class Metrics:
             registry=r,
         )
         self.policies_loaded = Gauge(
-            f"{PREFIX}_policies_loaded", "Policies in the set being served.", registry=r
+            f"{PREFIX}_policies_loaded",
+            "Policies in the set being served.",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.policy_set_timestamp = Gauge(
             f"{PREFIX}_policy_set_loaded_timestamp_seconds",
-            "When the set being served was loaded (Unix time).",
+            "When the set being served was loaded (Unix time; the oldest of the workers).",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.certificate_reloads = Counter(
             f"{PREFIX}_certificate_reloads",
@@ -110,6 +159,7 @@ class Metrics:
             f"{PREFIX}_certificate_expiry_timestamp_seconds",
             "When the serving certificate being served expires (Unix time).",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
@@ -146,10 +196,18 @@ class Metrics:
         self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None
     ) -> None:
         """Export the active and expired PolicyExceptions of the set `policies()` serves."""
-        self.registry.register(ExceptionCollector(policies, today=today or _utc_today))
+        collector = ExceptionCollector(policies, today=today or _utc_today)
+        self.registry.register(collector)
+        self._scrape_time.append(collector)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        for collector in self._scrape_time:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 def _utc_today() -> date:

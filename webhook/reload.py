@@ -44,21 +44,34 @@ def fingerprint(files: Sequence[Path]) -> Fingerprint:
     return tuple(result)
 
 
+def policy_fingerprint(paths: Sequence[Path]) -> Fingerprint:
+    """The fingerprint of the policy files under `paths` (and of the paths themselves)."""
+    try:
+        files = policy_files(paths)
+    except Exception:  # a path vanished for a moment (symlink swap): compare what is there
+        files = []
+    return fingerprint([*paths, *files])
+
+
 class PolicyReloader:
     """Replaces the store's policy set when the policy files change and the new set is valid."""
 
-    def __init__(self, *, paths: Sequence[Path], store: PolicyStore, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        paths: Sequence[Path],
+        store: PolicyStore,
+        metrics: Metrics,
+        seen: Fingerprint | None = None,
+    ) -> None:
+        """`seen`: the files' fingerprint when the store's set was loaded (default: now)."""
         self.paths = tuple(paths)
         self.store = store
         self.metrics = metrics
-        self._seen = self._fingerprint()
+        self._seen = seen if seen is not None else self._fingerprint()
 
     def _fingerprint(self) -> Fingerprint:
-        try:
-            files = policy_files(self.paths)
-        except Exception:  # a path vanished for a moment (symlink swap): compare what is there
-            files = []
-        return fingerprint([*self.paths, *files])
+        return policy_fingerprint(self.paths)
 
     async def check(self) -> bool:
         """Reload when a file changed; True when a new set is being served."""

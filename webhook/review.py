@@ -15,6 +15,7 @@ from webhook.errors import ReviewError
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+REASONS = {403: "Forbidden", 429: "TooManyRequests"}  # status.reason of a denial, by code
 
 JSONObject = dict[str, Any]
 
@@ -147,7 +148,7 @@ def encode_response(
         if message is not None:
             status["message"] = message
         if not allowed:
-            status["reason"] = "Forbidden" if code == 403 else "BadRequest"
+            status["reason"] = REASONS.get(code or 0, "BadRequest")
         response["status"] = status
     if warnings:
         response["warnings"] = warnings
@@ -178,3 +179,26 @@ def request_for_manifest(manifest: JSONObject, *, operation: str = "CREATE") -> 
         userInfo=UserInfo(username="policy-webhook:check"),
         object=manifest,
     )
+
+
+class _Identity(msgspec.Struct):
+    uid: str
+
+
+class _IdentifiedReview(msgspec.Struct):
+    apiVersion: str
+    request: _Identity
+
+
+_identity_decoder = msgspec.json.Decoder(_IdentifiedReview)
+
+
+def decode_identity(body: bytes) -> tuple[str, str]:
+    """Only (apiVersion, request.uid) of a review, skipping the objects; raises ReviewError."""
+    try:
+        review = _identity_decoder.decode(body)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError) as error:
+        raise ReviewError(f"invalid AdmissionReview: {error}") from None
+    if review.apiVersion not in API_VERSIONS or not review.request.uid:
+        raise ReviewError("invalid AdmissionReview: no known apiVersion or no request.uid")
+    return review.apiVersion, review.request.uid

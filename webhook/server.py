@@ -1,7 +1,9 @@
 """The HTTPS server: uvicorn (uvloop, httptools) with our own SSLContext, plus the reload loop.
 
 `run` loads policies and the certificate first (a bad one stops the start with exit code 2),
-then serves until SIGTERM/SIGINT, giving in-flight requests `shutdown_seconds` to finish.
+then serves in `--workers` processes (see webhook.workers) until SIGTERM/SIGINT, giving
+in-flight requests `shutdown_seconds` to finish. Each worker reloads policies and the
+certificate on its own when their files change.
 """
 
 from __future__ import annotations
@@ -9,63 +11,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import ssl
 import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 import uvloop
 from prometheus_client import disable_created_metrics
+from starlette.types import ASGIApp
+from uvicorn.server import ServerState
 
 from webhook.app import create_app
 from webhook.desired.serving import DesiredStateReloader, with_preloads
 from webhook.engine import evaluate
 from webhook.errors import CertificateError, PolicySetError
 from webhook.lookups import SignatureLookup, lookup_deadline
-from webhook.metrics import Metrics
+from webhook.metrics import Metrics, shared_metrics, worker_exited
+from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
-from webhook.reload import CertificateReloader, PolicyReloader, watch
+from webhook.reload import (
+    CertificateReloader,
+    Fingerprint,
+    PolicyReloader,
+    policy_fingerprint,
+    watch,
+)
 from webhook.settings import Settings
 from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
 from webhook.store import PolicyStore
+from webhook.tls import server_context
+from webhook.workers import listening_socket, supervise
 
 LOG = logging.getLogger("policy_webhook.server")
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
-def build_server(
-    settings: Settings,
-) -> tuple[uvicorn.Server, PolicyReloader, CertificateReloader, DesiredStateReloader]:
-    """The uvicorn server and the reloaders; raises PolicySetError or CertificateError.
-
-    The desired state of drift rules is loaded here too; a directory that cannot be read does
-    not stop the start (the rules report errors until it can, e.g. until git-sync cloned it).
-    """
-    if settings.tls_cert is None or settings.tls_key is None:
-        raise CertificateError("--tls-cert and --tls-key are required (the webhook serves HTTPS)")
-    metrics = Metrics()
-    certificates = CertificateReloader(
-        certfile=settings.tls_cert, keyfile=settings.tls_key, metrics=metrics
-    )
-    store = PolicyStore(load_policy_set(settings.policies), time.time())
-    policies = PolicyReloader(paths=settings.policies, store=store, metrics=metrics)
-    lookup = SignatureLookup(
-        verifier=RegistryVerifier(
-            settings=VerifierSettings(request_timeout=lookup_deadline(settings.timeout_seconds))
-        ),
-        budget=settings.timeout_seconds,
-    )
-    desired = DesiredStateReloader(policies=store, metrics=metrics)
-    desired.load()
-    app = create_app(
-        settings=settings,
-        policies=store,
-        metrics=metrics,
-        evaluate=with_preloads(evaluate, desired.lookups),
-        ready=certificates.ready,
-        lookup=lookup,
-    )
-    app.state.verifier = lookup.verifier
-    config = uvicorn.Config(
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, context: Callable[[], ssl.SSLContext]
+) -> uvicorn.Config:
+    """The uvicorn settings every server of the webhook uses (also the benchmark's floor)."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -77,38 +66,144 @@ def build_server(
         server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=settings.shutdown_seconds,
-        ssl_context_factory=lambda config, default: certificates.context,
+        ssl_context_factory=lambda config, default: context(),
     )
-    return uvicorn.Server(config), policies, certificates, desired
 
 
-async def _serve(
-    server: uvicorn.Server,
-    policies: PolicyReloader,
-    certificates: CertificateReloader,
-    desired: DesiredStateReloader,
-    interval: float,
-) -> None:
-    watcher = asyncio.create_task(
-        watch(policies=policies, certificates=certificates, desired=desired, interval=interval)
+@dataclass(slots=True)
+class Worker:
+    """What one worker process serves: the app, its TLS context, and what runs beside it."""
+
+    app: ASGIApp
+    context: Callable[[], ssl.SSLContext]
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None  # cancelled at the end
+    close: Callable[[], Awaitable[None]] | None = None  # on the worker's loop, at the end
+
+
+# Builds a worker's app in the worker process; its argument tells how many requests that
+# worker has in flight (read, not yet answered), for load shedding.
+BuildWorker = Callable[[Callable[[], int]], Worker]
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    initial: PolicySet,
+    loaded_from: Fingerprint,
+    in_flight: Callable[[], int],
+) -> Worker:
+    """The webhook in one worker: app, reloaders and verifier; raises CertificateError.
+
+    The desired state of drift rules is loaded here too; a directory that cannot be read does
+    not stop the start (the rules report errors until it can, e.g. until git-sync cloned it).
+    """
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise CertificateError("--tls-cert and --tls-key are required (the webhook serves HTTPS)")
+    metrics = Metrics(multiprocess=settings.workers > 1)
+    certificates = CertificateReloader(
+        certfile=settings.tls_cert, keyfile=settings.tls_key, metrics=metrics
     )
+    current = policy_fingerprint(settings.policies)
+    if current != loaded_from:  # a replaced worker, started after the files changed
+        with contextlib.suppress(PolicySetError):  # invalid now: the reload loop says so
+            initial, loaded_from = load_policy_set(settings.policies), current
+    store = PolicyStore(initial, time.time())
+    policies = PolicyReloader(
+        paths=settings.policies, store=store, metrics=metrics, seen=loaded_from
+    )
+    verifier = RegistryVerifier(
+        settings=VerifierSettings(request_timeout=lookup_deadline(settings.timeout_seconds))
+    )
+    lookup = SignatureLookup(verifier=verifier, budget=settings.timeout_seconds)
+    desired = DesiredStateReloader(policies=store, metrics=metrics)
+    desired.load()
+    app = create_app(
+        settings=settings,
+        policies=store,
+        metrics=metrics,
+        evaluate=with_preloads(evaluate, desired.lookups),
+        ready=certificates.ready,
+        lookup=lookup,
+        in_flight=in_flight,
+    )
+
+    async def reload_loop() -> None:
+        await watch(
+            policies=policies,
+            certificates=certificates,
+            desired=desired,
+            interval=settings.reload_interval,
+        )
+
+    return Worker(
+        app=app,
+        context=lambda: certificates.context,
+        background=reload_loop,
+        close=verifier.aclose,  # its connections belong to the worker's event loop
+    )
+
+
+def serve_app(settings: Settings, build: BuildWorker) -> int:
+    """Serve what `build` makes in `settings.workers` processes until SIGTERM/SIGINT.
+
+    0 after a clean shutdown, 2 when the address cannot be listened on.
+    """
     try:
-        await server.serve()
+        if settings.workers == 1:
+            sock = listening_socket(settings.host, settings.port, reuse_port=False)
+            return _serve_worker(settings, build, sock)
+        return supervise(
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            serve=lambda sock: _serve_worker(settings, build, sock),
+            on_exit=worker_exited,
+        )
+    except OSError as error:
+        LOG.error(
+            "cannot listen",
+            extra={"fields": {"host": settings.host, "port": settings.port, "error": str(error)}},
+        )
+        return EXIT_BAD_INPUT
+
+
+def _serve_worker(settings: Settings, build: BuildWorker, sock: socket.socket) -> int:
+    state = ServerState()  # uvicorn's: its `tasks` are this worker's requests in flight
+    worker = build(lambda: len(state.tasks))
+    server = uvicorn.Server(uvicorn_config(worker.app, settings, worker.context))
+    server.server_state = state
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(server, worker, sock))
+    return EXIT_OK if server.started else EXIT_BAD_INPUT
+
+
+async def _serve(server: uvicorn.Server, worker: Worker, sock: socket.socket) -> None:
+    background = asyncio.create_task(worker.background()) if worker.background else None
+    try:
+        await server.serve(sockets=[sock])
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        # The verifier's connections belong to this event loop: close them on it.
-        verifier = getattr(getattr(server.config.app, "state", None), "verifier", None)
-        if isinstance(verifier, RegistryVerifier):
-            await verifier.aclose()
+        if background is not None:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+        if worker.close is not None:
+            await worker.close()
 
 
 def run(settings: Settings) -> int:
-    """Serve until stopped; 0 after a clean shutdown, 2 when policies or TLS files are bad."""
+    """Serve until stopped; 0 after a clean shutdown, 2 when policies or TLS files are bad.
+
+    Policies and the certificate are checked once before any worker starts; each worker then
+    loads its own certificate and reloads both when their files change.
+    """
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    if settings.tls_cert is None or settings.tls_key is None:
+        LOG.error("cannot load the serving certificate", extra={"fields": {"error": "none given"}})
+        return EXIT_BAD_INPUT
     try:
-        server, policies, certificates, desired = build_server(settings)
+        loaded_from = policy_fingerprint(settings.policies)
+        initial = load_policy_set(settings.policies)
+        server_context(settings.tls_cert, settings.tls_key)
     except PolicySetError as error:
         for item in error.errors:
             LOG.error("invalid policy", extra={"fields": {"error": str(item)}})
@@ -122,15 +217,17 @@ def run(settings: Settings) -> int:
             "fields": {
                 "host": settings.host,
                 "port": settings.port,
-                "policies": list(policies.store.current.names()),
+                "workers": settings.workers,
+                "policies": list(initial.names()),
                 "excluded_namespaces": sorted(settings.excluded),
                 "failure_mode": settings.failure_mode.value,
             }
         },
     )
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(server, policies, certificates, desired, settings.reload_interval))
-    except SystemExit:  # uvicorn exits when it cannot listen (address in use, bad host)
-        return EXIT_BAD_INPUT
-    return EXIT_OK if server.started else EXIT_BAD_INPUT
+    with shared_metrics(enabled=settings.workers > 1):
+        return serve_app(
+            settings,
+            lambda in_flight: build_worker(
+                settings, initial=initial, loaded_from=loaded_from, in_flight=in_flight
+            ),
+        )

@@ -23,6 +23,9 @@ DEFAULT_EXCLUDED_NAMESPACES = ("kube-system",)
 DEFAULT_KEEP_ALIVE_SECONDS = 120
 # object + oldObject may each be up to the API server's 3 MiB request limit.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Requests a worker holds at once (read, not yet answered); more are shed at once with the
+# failure mode's answer, so an overload never turns into the API server's timeouts.
+DEFAULT_MAX_IN_FLIGHT = 512
 
 
 class FailureMode(StrEnum):
@@ -48,6 +51,8 @@ class Settings:
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS
     reload_interval: float = 2.0  # how often policy and certificate files are checked
     shutdown_seconds: int = 20  # in-flight requests get this long to finish on SIGTERM
+    workers: int = 1  # server processes; one per core the webhook may use
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT  # per worker; excess requests are shed
     log_level: str = "info"
     excluded: frozenset[str] = field(init=False)
 
@@ -134,6 +139,12 @@ OPTIONS = (
     Option("reload_interval", _positive_float, "seconds between checks for changed files"),
     Option("shutdown_seconds", _positive_int, "grace period for in-flight requests on exit"),
     Option("log_level", _log_level, "debug, info, warning or error"),
+    Option("workers", _positive_int, "server processes, one per core (default 1)"),
+    Option(
+        "max_in_flight",
+        _positive_int,
+        f"requests a worker holds at once; more are shed (default {DEFAULT_MAX_IN_FLIGHT})",
+    ),
 )
 
 
