@@ -88,6 +88,7 @@ def test_base_renders_every_part(base: list[JSONObject]) -> None:
             "Namespace",
             "NetworkPolicy",
             "PodDisruptionBudget",
+            "ResourceQuota",
             "Service",
             "ServiceAccount",
             "ValidatingWebhookConfiguration",
@@ -115,6 +116,18 @@ def test_deployment_is_highly_available(base: list[JSONObject]) -> None:
     budget = one(base, "PodDisruptionBudget")["spec"]
     assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
     assert budget["maxUnavailable"] < deployment["spec"]["replicas"]
+
+
+def test_quota_admits_the_deployments_priority_class(base: list[JSONObject]) -> None:
+    priority = pod_spec(base)["priorityClassName"]
+    quota = one(base, "ResourceQuota")["spec"]
+    (scope,) = quota["scopeSelector"]["matchExpressions"]
+    assert (scope["scopeName"], scope["operator"], scope["values"]) == (
+        "PriorityClass",
+        "In",
+        [priority],
+    )
+    assert int(quota["hard"]["pods"]) >= one(base, "Deployment")["spec"]["replicas"] + 1
 
 
 def test_container_is_hardened(base: list[JSONObject]) -> None:
