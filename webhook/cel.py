@@ -1,7 +1,9 @@
 """CEL expressions for custom rules, with Kubernetes ValidatingAdmissionPolicy variables.
 
 Backed by cel-expr-python (Google's CEL C++ runtime): expressions are parsed and type-checked
-once at load; evaluation has an iteration budget, so no expression can stall the webhook.
+once at load, with their regular expressions (RE2: linear time) checked too. Before each
+evaluation the cost is estimated from the actual values (`celcost`); over the limit, the rule
+is not evaluated, so no expression can stall the webhook.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from webhook.celast import Node, syntax_tree, walk
+from webhook.celcost import MAX_COST, estimate
+
 VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject")
 MAX_EXPRESSION_LENGTH = 5000
 
 _environment = cel.NewEnv(variables={name: cel.Type.DYN for name in VARIABLES})
+_regex_check = cel.NewEnv(variables={"pattern": cel.Type.STRING}).compile("''.matches(pattern)")
 
 
 class CELCompileError(ValueError):
@@ -30,9 +36,17 @@ class CELEvaluationError(RuntimeError):
 class CELProgram:
     source: str
     _expression: Any
+    tree: Node  # the checked syntax tree, for the cost estimate
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
-        """True when the rule passes; raises CELEvaluationError when it cannot be decided."""
+        """True when the rule passes; raises CELEvaluationError when it cannot be decided
+        (also when its estimated cost for these values is over the limit)."""
+        cost = estimate(self.tree, variables)
+        if cost > MAX_COST:
+            raise CELEvaluationError(
+                f"estimated cost {cost:,.0f} is over the limit of {MAX_COST:,}: the expression "
+                "iterates or copies too much for this object"
+            )
         try:
             value = self._expression.eval(data=dict(variables))
         except RuntimeError as error:
@@ -56,7 +70,26 @@ def compile_expression(source: str) -> CELProgram:
     result = expression.return_type()
     if not (result == cel.Type.BOOL or result == cel.Type.DYN):
         raise CELCompileError(f"expression returns {result.name()}, a rule needs a bool")
-    return CELProgram(source=source, _expression=expression)
+    tree = syntax_tree(expression.serialize())
+    for node in walk(tree):
+        pattern = node.children[-1].text if node.name == "matches" and node.children else None
+        if pattern is not None:
+            _check_regex(pattern)
+    cost = estimate(tree, dict.fromkeys(VARIABLES))
+    if cost > MAX_COST:
+        raise CELCompileError(
+            f"estimated cost {cost:,.0f} is over the limit of {MAX_COST:,} even for an empty object"
+        )
+    return CELProgram(source=source, _expression=expression, tree=tree)
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        value = _regex_check.eval(data={"pattern": pattern})
+    except RuntimeError as error:
+        raise CELCompileError(_clean(str(error))) from None
+    if value.type() == cel.Type.ERROR:
+        raise CELCompileError(_clean(str(value.value())))
 
 
 def _clean(text: str) -> str:
