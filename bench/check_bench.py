@@ -204,8 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _size, files, run in scaling:
         marginal = max(run.wall - startup, 0.0) / run.objects * 1e6
         print(
-            f"  {files:>6} files {run.objects:>7} objects: {marginal:6.0f} us per object "
-            f"({run.wall / run.objects * 1e6:.0f} us with start-up)"
+            f"  {files:>6} files {run.objects:>7} objects: {marginal:6.0f} us wall per object "
+            f"({run.wall / run.objects * 1e6:.0f} us with start-up), "
+            f"{run.cpu / run.objects * 1e6:.0f} us cpu per object"
         )
     return 0
 

@@ -245,3 +245,22 @@ def test_any_input_gives_objects_or_errors(
         assert manifest.line >= 1
     for error in source.errors:
         assert error.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [1]\nb: *x\n",
+        "- &x 1\n- *x\n",
+        "a: !!seq &x [1]\nb: *x\n",
+        "a: [&x 1, *x]\n",
+        "? &k a\n: *k\n",
+        "--- &x\nb: 1\n",
+    ],
+)
+def test_every_anchor_is_noticed(text: str) -> None:
+    # Bounds on aliases are only enforced where anchors were noticed: none may be missed.
+    from webhook.yamlbuild import has_anchors
+
+    assert has_anchors(text)
+    assert not has_anchors("command: [sh, -c, 'a && b']\nurl: http://x?a=1&b=2\nx: a && b\n")

@@ -31,17 +31,30 @@ BOOL = "tag:yaml.org,2002:bool"
 INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 MERGE = "tag:yaml.org,2002:merge"
-# An anchor is a node property: `&name` after a space, a flow indicator or at a line start.
-_AMPERSAND = re.compile(r"&\S")
-_BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
+# An anchor is a node property (`&name`), so it starts a node: at a line start or after
+# `- `, `: `, `? `, `[`, `{` or `,`. `a && b` inside a scalar is no anchor.
+_AMPERSAND = re.compile(r"&[^\s,\[\]{}]")
+_BEFORE_ANCHOR = frozenset("\n-:?[{,")
 
 
 def has_anchors(text: str) -> bool:
-    """Whether `text` may define an anchor (so a node may be reached twice, through an alias)."""
-    return any(
-        match.start() == 0 or text[match.start() - 1] in _BEFORE_ANCHOR
-        for match in _AMPERSAND.finditer(text)
-    )
+    """Whether `text` may define an anchor (so a node may be reached twice, through an alias).
+    May say yes for a text without one (that only costs time), never no for one with one."""
+    for match in _AMPERSAND.finditer(text):
+        position = match.start() - 1
+        while position >= 0 and text[position] in " \t":
+            position -= 1
+        if position < 0 or text[position] in _BEFORE_ANCHOR:
+            return True
+        start = position  # a tag may come first: `!!seq &name [...]`
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        if text[start] == "!":
+            return True
+    return False
+
+
+_SCALAR_NODE = yaml.ScalarNode
 
 
 class YAMLDocumentError(ValueError):
@@ -59,8 +72,8 @@ class Loader(_BaseLoader):
     _resolved: dict[str, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
-            cache = type(self)._resolved
+        if kind is _SCALAR_NODE and implicit[0]:
+            cache = self._resolved
             tag = cache.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
