@@ -6,6 +6,7 @@ import copy
 import json
 import textwrap
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,7 @@ def test_real_reviews_get_the_engines_verdict_in_the_version_asked(
     if request.namespace in ("kube-system", NAMESPACE):
         assert response["allowed"] is True
         return
-    decision = decide(evaluate(request, load_policy_set([policy_dir])))
+    decision = decide(evaluate(request, load_policy_set([policy_dir]), today=date.today()))
     assert response["allowed"] is decision.allowed
     if not decision.allowed:
         assert response["status"]["code"] == 403
@@ -206,6 +207,26 @@ def test_a_real_pod_review_is_denied_with_every_failed_rule(client: WebhookClien
     assert "[workload-baseline/run-as-non-root]" in message
     assert "[workload-baseline/resources]" in message
     assert "/spec/containers/0/securityContext/runAsNonRoot" in message
+
+
+UPSTREAM_OBJECTS = [
+    name for name in conformance_files("kubernetes-api") if "AdmissionReview" not in name
+]
+
+
+@pytest.mark.parametrize("name", UPSTREAM_OBJECTS)
+def test_upstream_objects_with_every_field_set_are_answered(
+    client: WebhookClient, policy_dir: Path, name: str
+) -> None:
+    obj = load_review(name)  # a Pod or workload object with placeholder values, not a review
+    review = admission_review(obj)
+    request = decode_review(json.dumps(review).encode()).request
+    expected = decide(evaluate(request, load_policy_set([policy_dir]), today=date.today()))
+    assert client.review("/validate", review)["allowed"] is expected.allowed
+    operations = decoded_patch(client.review("/mutate", review))
+    assert operations is not None  # their containers set no securityContext.runAsNonRoot
+    patched = jsonpatch.apply_patch(obj, operations)
+    assert decoded_patch(client.review("/mutate", admission_review(patched))) is None
 
 
 @pytest.mark.parametrize("name", MALFORMED_REVIEWS)
