@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8443
 
-.PHONY: run test lint types unit setup policies-kustomization dev-certs requirements sbom
+.PHONY: run test lint types unit setup policies-kustomization dev-certs requirements sbom fuzz
 
 $(BIN)/policy-webhook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,13 @@ sbom: $(SBOM_ENV)/bin/policy-webhook
 	$(BIN)/cyclonedx-py environment --pyproject pyproject.toml --output-reproducible \
 		--output-format JSON --output-file $(SBOM) $(SBOM_ENV)/bin/python
 	@echo "wrote $(SBOM)"
+
+# Coverage-guided fuzzing with atheris, FUZZ_SECONDS per target (not part of `make test`): the
+# review decoder and engine, the policy loader, CEL. A crasher lands in fuzz/crashes/: copy it
+# to tests/data/fuzz-regressions/TARGET/ and the suite replays it.
+FUZZ_SECONDS ?= 20
+fuzz: setup
+	$(BIN)/pip install --quiet -e '.[test,fuzz]'
+	for target in review policy cel; do \
+		$(BIN)/python -m fuzz.run $$target $(FUZZ_SECONDS) || exit 1; \
+	done
