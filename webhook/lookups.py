@@ -6,13 +6,15 @@ answer ends as a "timed out" finding (fail closed, with the reason) and never as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from webhook.engine import LOOKUP_GRACE, gather_lookups
+from webhook.metrics import Metrics
 from webhook.policy.compiled import PolicySet
 from webhook.review import AdmissionRequest
-from webhook.signatures.api import Verifier
+from webhook.signatures.api import SignatureResult, Verifier
 
 MARGIN = 0.25  # seconds kept for evaluation and the answer after the lookups
 
@@ -25,9 +27,12 @@ def lookup_deadline(budget: float) -> float:
 class SignatureLookup:
     """Admission's `lookup`: verify the images the matching rules name."""
 
-    def __init__(self, *, verifier: Verifier, budget: float) -> None:
+    def __init__(
+        self, *, verifier: Verifier, budget: float, metrics: Metrics | None = None
+    ) -> None:
         self.verifier = verifier
         self.timeout = lookup_deadline(budget)
+        self.metrics = metrics
 
     async def __call__(
         self,
@@ -36,10 +41,17 @@ class SignatureLookup:
         *,
         namespace_labels: Mapping[str, str] | None = None,
     ) -> Mapping[Any, Any]:
-        return await gather_lookups(
+        started = time.perf_counter()
+        answers = await gather_lookups(
             request,
             policies,
             verifier=self.verifier,
             timeout=self.timeout,
             namespace_labels=namespace_labels,
         )
+        if self.metrics is not None and answers:
+            self.metrics.signature_lookup_seconds.observe(time.perf_counter() - started)
+            for result in answers.values():
+                if isinstance(result, SignatureResult):
+                    self.metrics.signature_results.labels(result.outcome.value).inc()
+        return answers

@@ -161,6 +161,19 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemin",
         )
+        self.signature_results = Counter(
+            f"{PREFIX}_signature_results",
+            "Image signature answers used by admission requests (cached or looked up), by "
+            "outcome (verified, not signed, signed by someone else, timed out, ...).",
+            ["outcome"],
+            registry=r,
+        )
+        self.signature_lookup_seconds = Histogram(
+            f"{PREFIX}_signature_lookup_duration_seconds",
+            "Time an admission request spent waiting for image signature answers.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}

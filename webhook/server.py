@@ -114,7 +114,7 @@ def build_worker(
     verifier = RegistryVerifier(
         settings=VerifierSettings(request_timeout=lookup_deadline(settings.timeout_seconds))
     )
-    lookup = SignatureLookup(verifier=verifier, budget=settings.timeout_seconds)
+    lookup = SignatureLookup(verifier=verifier, budget=settings.timeout_seconds, metrics=metrics)
     desired = DesiredStateReloader(policies=store, metrics=metrics)
     desired.load()
     app = create_app(

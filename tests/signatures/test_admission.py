@@ -22,6 +22,7 @@ from tests.signatures.oci import Pusher, RegistryServer
 from tests.signatures.signing import Layer, payload, public_pem, push_image, push_signatures, sign
 from webhook.app import create_app
 from webhook.lookups import SignatureLookup
+from webhook.metrics import Metrics
 from webhook.policy.loader import load_policy_set
 from webhook.settings import Settings
 from webhook.signatures.verifier import RegistryVerifier
@@ -44,7 +45,12 @@ spec:
 
 
 def _answers(
-    directory: Path, key: str, bodies: list[tuple[str, JSONObject]], *, budget: float = 4.0
+    directory: Path,
+    key: str,
+    bodies: list[tuple[str, JSONObject]],
+    *,
+    budget: float = 4.0,
+    metrics: Metrics | None = None,
 ) -> list[JSONObject]:
     """Send reviews to one app (one event loop, one verifier) and return their responses."""
     policy = directory / "policy.yaml"
@@ -54,7 +60,8 @@ def _answers(
     app = create_app(
         settings=settings,
         policies=load_policy_set([policy]),
-        lookup=SignatureLookup(verifier=verifier, budget=budget),
+        metrics=metrics,
+        lookup=SignatureLookup(verifier=verifier, budget=budget, metrics=metrics),
     )
 
     async def send() -> list[JSONObject]:
@@ -88,8 +95,14 @@ def _pod(image: str) -> JSONObject:
 
 def test_validate_admits_and_denies_by_signature(registry: RegistryServer, keys_dir: Path) -> None:
     image = f"{registry.host}/{TESTIMAGE}@{SINGLE}"
-    (allowed,) = _answers(keys_dir, "alice", [("/validate", _pod(image))])
-    assert allowed["allowed"] is True
+    metrics = Metrics()
+    allowed, again = _answers(
+        keys_dir, "alice", [("/validate", _pod(image)), ("/validate", _pod(image))], metrics=metrics
+    )
+    assert allowed["allowed"] is True and again["allowed"] is True
+    exported = metrics.render().decode()
+    assert 'policy_webhook_signature_results_total{outcome="verified"} 2.0' in exported
+    assert "policy_webhook_signature_lookup_duration_seconds_count 2.0" in exported
     (denied,) = _answers(keys_dir, "default", [("/validate", _pod(image))])
     assert denied["allowed"] is False
     assert denied["status"]["code"] == 403
