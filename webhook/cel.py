@@ -33,22 +33,43 @@ class CELEvaluationError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Activation:
+    """Variables bound once for every program evaluated on one request. Values are read
+    from the Python objects when a program touches them; passing `data=` to each program
+    instead converts the whole object every time (measured: ~400 us for a 15 KB Pod,
+    against ~3 us per program with a shared activation)."""
+
+    value: Any
+    variables: Mapping[str, Any]  # the same values, for the cost estimate
+
+    @classmethod
+    def of(cls, variables: Mapping[str, Any]) -> Activation:
+        data = dict(variables)
+        return cls(_environment.Activation(data=data), data)
+
+
+@dataclass(frozen=True, slots=True)
 class CELProgram:
     source: str
     _expression: Any
     tree: Node  # the checked syntax tree, for the cost estimate
 
-    def evaluate(self, variables: Mapping[str, Any]) -> bool:
+    def evaluate(self, variables: Mapping[str, Any] | Activation) -> bool:
         """True when the rule passes; raises CELEvaluationError when it cannot be decided
-        (also when its estimated cost for these values is over the limit)."""
-        cost = estimate(self.tree, variables)
+        (also when its estimated cost for these values is over the limit). `variables` may
+        be an `Activation` built once for several programs."""
+        data = variables.variables if isinstance(variables, Activation) else variables
+        cost = estimate(self.tree, data)
         if cost > MAX_COST:
             raise CELEvaluationError(
                 f"estimated cost {cost:,.0f} is over the limit of {MAX_COST:,}: the expression "
                 "iterates or copies too much for this object"
             )
         try:
-            value = self._expression.eval(data=dict(variables))
+            if isinstance(variables, Activation):
+                value = self._expression.eval(activation=variables.value)
+            else:
+                value = self._expression.eval(data=dict(variables))
         except RuntimeError as error:
             raise CELEvaluationError(_clean(str(error))) from None
         kind = value.type()

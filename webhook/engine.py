@@ -8,12 +8,13 @@ awaits a Verifier for those answers (the engine's one await) and then evaluates 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from webhook.checks.base import EvaluationContext
-from webhook.findings import Finding, Result, Violation
+from webhook.findings import Finding, Mode, Result, Violation
 from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import apply_exceptions
@@ -97,10 +98,10 @@ def evaluate_rule(
 ) -> list[Finding]:
     """One rule on one object: a PASS or SKIP finding, or one finding per violation."""
     if not rule_applies(rule, context):
-        return [Finding(policy.name, rule.name, rule.mode, Result.SKIP)]
+        return [_outcome(policy.name, rule.name, rule.mode, Result.SKIP)]
     violations = rule.check.run(context)
     if not violations:
-        return [Finding(policy.name, rule.name, rule.mode, Result.PASS)]
+        return [_outcome(policy.name, rule.name, rule.mode, Result.PASS)]
     return [
         Finding(
             policy=policy.name,
@@ -113,6 +114,12 @@ def evaluate_rule(
         )
         for violation in violations
     ]
+
+
+@functools.lru_cache(maxsize=16384)
+def _outcome(policy: str, rule: str, mode: Mode, result: Result) -> Finding:
+    """The PASS or SKIP finding of a rule: immutable, so one instance serves every request."""
+    return Finding(policy, rule, mode, result)
 
 
 def _result(violation: Violation) -> Result:

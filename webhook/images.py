@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class ImageReference:
         return f"{prefix}@{digest}"
 
 
+@functools.lru_cache(maxsize=4096)  # a cluster runs few distinct images; pure and immutable
 def parse_image(reference: str) -> ImageReference:
     """Parse `reference` the way the container runtime does; raises ImageReferenceError."""
     text = reference.strip()

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from webhook.findings import Finding, Result
+from webhook.findings import Finding, Mode, Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -176,6 +176,7 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._pending_rules: dict[tuple[str, str, Mode, Result], int] = {}
         self._latency_children: dict[str, Histogram] = {}
 
     def observe_request(
@@ -192,14 +193,15 @@ class Metrics:
         histogram.observe(seconds)
 
     def observe_findings(self, findings: Iterable[Finding]) -> None:
-        children = self._rule_children
+        """Count rule results: in a plain dict, added to the counters by `flush` (at every
+        scrape, and periodically when workers share metrics); a request has one result per
+        rule, and a counter increment per result costs more than the rest of the request's
+        bookkeeping together."""
+        pending = self._pending_rules
         broken: set[tuple[str, str]] = set()
         for finding in findings:
-            key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
-            child = children.get(key)
-            if child is None:
-                child = children[key] = self.rule_results.labels(*key)
-            child.inc()
+            key = (finding.policy, finding.rule, finding.mode, finding.result)
+            pending[key] = pending.get(key, 0) + 1
             if finding.result is Result.OVERRIDDEN:
                 broken.add((finding.policy, finding.rule))
         for policy, rule in broken:  # one count per rule and request, however many fields
@@ -213,7 +215,19 @@ class Metrics:
         self.registry.register(collector)
         self._scrape_time.append(collector)
 
+    def flush(self) -> None:
+        """Add the rule results counted since the last flush to their counters."""
+        pending, self._pending_rules = self._pending_rules, {}
+        children = self._rule_children
+        for (policy, rule, mode, result), count in pending.items():
+            key = (policy, rule, mode.value, result.value)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self.rule_results.labels(*key)
+            child.inc(count)
+
     def render(self) -> bytes:
+        self.flush()
         if not self.multiprocess:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

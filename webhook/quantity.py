@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -25,6 +26,7 @@ class QuantityError(ValueError):
     """The text is not a Kubernetes quantity."""
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct quantities recur in every Pod; pure
 def parse_quantity(value: str | int | float) -> Decimal:
     """Return the quantity's value in base units; raises QuantityError when it is not one."""
     if isinstance(value, bool):

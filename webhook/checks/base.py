@@ -43,6 +43,9 @@ class EvaluationContext:
     namespace_labels: Mapping[str, str]
     offline: bool  # True in `check` (manifests from Git), False in the webhook
     lookups: Mapping[Any, Any] = field(default_factory=dict)  # results of I/O done before
+    # Values checks derive from this request once and share (e.g. CEL activations): a memo
+    # that lives as long as the evaluation of this one request.
+    memo: dict[Hashable, Any] = field(default_factory=dict)
 
     @property
     def metadata(self) -> JSONObject:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from webhook.cel import CELEvaluationError, CELProgram
+from webhook.cel import Activation, CELEvaluationError, CELProgram
 from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.findings import Violation
 from webhook.messages import format_message
@@ -19,28 +19,38 @@ def expression_check(
     params: Mapping[str, Any],
 ) -> CompiledCheck:
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
-        new, old = ctx.request.object, ctx.request.oldObject
         # A rule written for Pods sees the pod template of a workload as a Pod.
-        if (
+        as_pod = (
             ctx.pod is not None
             and ctx.kind != "Pod"
-            and explicit_kinds
+            and bool(explicit_kinds)
             and not any(pattern.matches(ctx.group, ctx.kind) for pattern in explicit_kinds)
-        ):
-            namespace = ctx.request.namespace
-            new = ctx.pod.as_pod(namespace) if new is not None else None
-        variables = {
-            "object": new,
-            "oldObject": old,
-            "request": ctx.request.as_cel_value(),
-            "params": params,
-            "namespaceObject": {"metadata": {"labels": dict(ctx.namespace_labels)}},
-        }
+        )
+        key = ("cel", as_pod, id(params) if params else None)
+        activation = ctx.memo.get(key)
+        if activation is None:
+            activation = ctx.memo[key] = Activation.of(_variables(ctx, as_pod, params))
         try:
-            passed = program.evaluate(variables)
+            passed = program.evaluate(activation)
         except CELEvaluationError as error:
             text = f"{format_message(message, ctx)} (expression could not be evaluated: {error})"
             return [Violation(message=text, error=True)]
         return [] if passed else [Violation(message=format_message(message, ctx))]
 
     return CompiledCheck(run=run, pod_only=False)
+
+
+def _variables(ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any]) -> dict[str, Any]:
+    new, old = ctx.request.object, ctx.request.oldObject
+    if as_pod and ctx.pod is not None and new is not None:
+        new = ctx.pod.as_pod(ctx.request.namespace)
+    request = ctx.memo.get("cel-request")
+    if request is None:
+        request = ctx.memo["cel-request"] = ctx.request.as_cel_value()
+    return {
+        "object": new,
+        "oldObject": old,
+        "request": request,
+        "params": params,
+        "namespaceObject": {"metadata": {"labels": dict(ctx.namespace_labels)}},
+    }
