@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase, translate
 
 from webhook.policy.model import LabelSelector, MatchBlock
@@ -29,6 +29,7 @@ def _glob(patterns: Sequence[str]) -> re.Pattern[str] | None:
 class KindPattern:
     group: str | None  # None: any group
     kind: str  # glob
+    concrete: bool = field(init=False, compare=False)  # no glob characters in `kind`
 
     @classmethod
     def parse(cls, text: str) -> KindPattern:
@@ -39,13 +40,12 @@ class KindPattern:
         return cls(group="" if group in ("", "core") else group, kind=kind)
 
     def matches(self, group: str, kind: str) -> bool:
-        if self.group is not None and not fnmatchcase(group, self.group):
+        if self.group is not None and group != self.group and not fnmatchcase(group, self.group):
             return False
-        return fnmatchcase(kind, self.kind)
+        return kind == self.kind or (not self.concrete and fnmatchcase(kind, self.kind))
 
-    @property
-    def concrete(self) -> bool:
-        return not any(ch in self.kind for ch in "*?[")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "concrete", not any(ch in self.kind for ch in "*?["))
 
 
 def expand_pod_kinds(patterns: Sequence[KindPattern]) -> tuple[KindPattern, ...]:
