@@ -264,3 +264,13 @@ def test_every_anchor_is_noticed(text: str) -> None:
 
     assert has_anchors(text)
     assert not has_anchors("command: [sh, -c, 'a && b']\nurl: http://x?a=1&b=2\nx: a && b\n")
+
+
+def test_the_first_error_of_a_document_is_reported_whether_built_or_not() -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n"
+        "  selector:\n    {{app}}: x\n  ports:\n    - {{port}}: 1\n"
+    )
+    for wanted in (None, lambda kind: False):
+        [error] = parse_source("s.yaml", text, wanted=wanted).errors
+        assert error.line == 6

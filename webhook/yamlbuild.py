@@ -202,14 +202,17 @@ class Builder:
             if tag not in plain:
                 self.build(current)
             elif isinstance(current, yaml.MappingNode):
-                for key, value in current.value:
-                    if not isinstance(key, yaml.ScalarNode) or key.tag == MERGE:
-                        self.build(current)
-                        break
-                    stack.append(key)
+                if any(
+                    not isinstance(key, yaml.ScalarNode) or key.tag == MERGE
+                    for key, _ in current.value
+                ):
+                    self.build(current)
+                    continue
+                for key, value in reversed(current.value):  # popped in document order
                     stack.append(value)
+                    stack.append(key)
             elif isinstance(current, yaml.SequenceNode):
-                stack.extend(current.value)
+                stack.extend(reversed(current.value))
 
     def _constructed(self, node: yaml.Node) -> Any:
         try:
