@@ -76,10 +76,13 @@ def atomic_swap(directory: Path, files: dict[str, bytes]) -> None:
         (directory / previous).rmdir()
 
 
-def client_context(ca_file: Path) -> ssl.SSLContext:
-    """What the API server does with the caBundle: verify the chain and the server name."""
+def client_context(ca_file: Path, client_cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """What the API server does with the caBundle: verify the chain and the server name;
+    with `client_cert` (certificate, key), present it as the API server's client certificate."""
     context = ssl.create_default_context(cafile=str(ca_file))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client_cert is not None:
+        context.load_cert_chain(*client_cert)
     return context
 
 
@@ -89,13 +92,16 @@ class WebhookServer:
     port: int
     certificates: Path
     log: Path
+    client_cert: tuple[Path, Path] | None = None
 
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
     def client(self, *, ca_file: Path | None = None) -> WebhookClient:
-        return WebhookClient(self.base_url, ca_file or self.certificates / tls.CA_FILE)
+        return WebhookClient(
+            self.base_url, ca_file or self.certificates / tls.CA_FILE, self.client_cert
+        )
 
     def log_lines(self) -> list[str]:
         return self.log.read_text().splitlines()
@@ -104,9 +110,11 @@ class WebhookServer:
 class WebhookClient:
     """An httpx client that connects to 127.0.0.1 but verifies (and sends SNI) SERVER_NAME."""
 
-    def __init__(self, base_url: str, ca_file: Path) -> None:
+    def __init__(
+        self, base_url: str, ca_file: Path, client_cert: tuple[Path, Path] | None = None
+    ) -> None:
         self.http = httpx.Client(
-            base_url=base_url, verify=client_context(ca_file), timeout=CLIENT_TIMEOUT
+            base_url=base_url, verify=client_context(ca_file, client_cert), timeout=CLIENT_TIMEOUT
         )
 
     def __enter__(self) -> WebhookClient:
@@ -158,8 +166,11 @@ def running_webhook(
     certificates: Path,
     log: Path,
     extra: Sequence[str] = (),
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Iterator[WebhookServer]:
-    """Start `python -m webhook serve` on a free loopback port; stop it (SIGTERM) at the end."""
+    """Start `python -m webhook serve` on a free loopback port; stop it (SIGTERM) at the end.
+    Without a drain (`--drain-seconds 0`) unless `extra` sets one; `client_cert` is what the
+    readiness check presents (for `--client-ca`)."""
     port = free_port()
     command = [
         sys.executable,
@@ -179,6 +190,8 @@ def running_webhook(
         NAMESPACE,
         "--reload-interval",
         "0.1",
+        "--drain-seconds",
+        "0",
         *extra,
     ]
     environment = {
@@ -188,7 +201,9 @@ def running_webhook(
         process = subprocess.Popen(
             command, cwd=REPOSITORY, stdout=output, stderr=subprocess.STDOUT, env=environment
         )
-    server = WebhookServer(process=process, port=port, certificates=certificates, log=log)
+    server = WebhookServer(
+        process=process, port=port, certificates=certificates, log=log, client_cert=client_cert
+    )
     try:
         _wait_ready(server)
         yield server

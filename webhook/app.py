@@ -206,7 +206,10 @@ def create_app(
     async def readyz() -> Response:
         """Ready: policies and the serving certificate are loaded."""
         if ready is not None and not ready():
-            return Response(content=error_body("no serving certificate"), status_code=503)
+            return Response(
+                content=error_body("not ready: no serving certificate, or shutting down"),
+                status_code=503,
+            )
         text = f'{{"status":"ready","policies":{len(store.current.policies)}}}'
         return Response(content=text.encode(), media_type=JSON)
 

@@ -113,22 +113,29 @@ class PolicyReloader:
 class CertificateReloader:
     """Owns the server's SSLContext; new handshakes switch to the newest certificate loaded."""
 
-    def __init__(self, *, certfile: Path, keyfile: Path, metrics: Metrics) -> None:
+    def __init__(
+        self, *, certfile: Path, keyfile: Path, metrics: Metrics, client_ca: Path | None = None
+    ) -> None:
         self.certfile = certfile
         self.keyfile = keyfile
+        self.client_ca = client_ca
         self.metrics = metrics
         self.expiry = 0.0
-        self._seen = fingerprint([certfile, keyfile])
+        self._seen = fingerprint(self._files())
         self.context = self._load()  # raises CertificateError: the server does not start
         self.context.sni_callback = self._select
         self.current = self.context
+
+    def _files(self) -> list[Path]:
+        """The files whose change reloads the context (the client CA too, when given)."""
+        return [self.certfile, self.keyfile, *([self.client_ca] if self.client_ca else [])]
 
     def ready(self) -> bool:
         """A certificate is loaded and has not expired."""
         return time.time() < self.expiry
 
     def _load(self) -> ssl.SSLContext:
-        context = server_context(self.certfile, self.keyfile)
+        context = server_context(self.certfile, self.keyfile, client_ca=self.client_ca)
         self.expiry = load_certificate(self.certfile).not_valid_after_utc.timestamp()
         self.metrics.certificate_expiry.set(self.expiry)
         return context
@@ -146,7 +153,7 @@ class CertificateReloader:
 
     def check(self) -> bool:
         """Load the files into a new context when they changed; True when it is now served."""
-        before = fingerprint([self.certfile, self.keyfile])
+        before = fingerprint(self._files())
         if before == self._seen:
             return False
         try:
@@ -159,7 +166,7 @@ class CertificateReloader:
                 extra={"fields": {"reason": str(error)}},
             )
             return False
-        after = fingerprint([self.certfile, self.keyfile])
+        after = fingerprint(self._files())
         self._seen = before if after == before else ()
         self.current = context
         self.metrics.certificate_reloads.labels("success").inc()

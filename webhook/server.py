@@ -1,9 +1,10 @@
 """The HTTPS server: uvicorn (uvloop, httptools) with our own SSLContext, plus the reload loop.
 
 `run` loads policies and the certificate first (a bad one stops the start with exit code 2),
-then serves in `--workers` processes (see webhook.workers) until SIGTERM/SIGINT, giving
-in-flight requests `shutdown_seconds` to finish. Each worker reloads policies and the
-certificate on its own when their files change.
+then serves in `--workers` processes (see webhook.workers) until SIGTERM/SIGINT. On SIGTERM,
+/readyz fails at once while requests are still served for `drain_seconds` (so the Service
+stops routing first); then in-flight requests get `shutdown_seconds` to finish. Each worker
+reloads policies and the certificate on its own when their files change.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -76,6 +79,17 @@ def uvicorn_config(
 
 
 @dataclass(slots=True)
+class Drain:
+    """Set when SIGTERM arrives: readiness fails while requests are still served."""
+
+    since: float | None = None  # time.monotonic() of the SIGTERM
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None
+
+
+@dataclass(slots=True)
 class Worker:
     """What one worker process serves: the app, its TLS context, and what runs beside it."""
 
@@ -83,6 +97,31 @@ class Worker:
     context: Callable[[], ssl.SSLContext]
     background: Callable[[], Coroutine[Any, Any, None]] | None = None  # cancelled at the end
     close: Callable[[], Awaitable[None]] | None = None  # on the worker's loop, at the end
+    drain: Drain = field(default_factory=Drain)  # what the app's readiness reads
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with a drain on the first SIGTERM: it keeps accepting for `drain_seconds` (the
+    app's /readyz fails meanwhile), then shuts down as uvicorn does. A second signal, or
+    SIGINT, stops at once."""
+
+    def __init__(self, config: uvicorn.Config, *, drain: Drain, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.drain_seconds = drain_seconds
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and not self.drain.active and self.drain_seconds > 0:
+            self.drain.since = time.monotonic()
+            LOG.info("draining", extra={"fields": {"seconds": self.drain_seconds}})
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        since = self.drain.since
+        if since is not None and time.monotonic() - since >= self.drain_seconds:
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 # Builds a worker's app in the worker process; its argument tells how many requests that
@@ -106,7 +145,10 @@ def build_worker(
         raise CertificateError("--tls-cert and --tls-key are required (the webhook serves HTTPS)")
     metrics = Metrics(multiprocess=settings.workers > 1)
     certificates = CertificateReloader(
-        certfile=settings.tls_cert, keyfile=settings.tls_key, metrics=metrics
+        certfile=settings.tls_cert,
+        keyfile=settings.tls_key,
+        metrics=metrics,
+        client_ca=settings.client_ca,
     )
     current = policy_fingerprint(settings.policies)
     if current != loaded_from:  # a replaced worker, started after the files changed
@@ -122,12 +164,13 @@ def build_worker(
     lookup = SignatureLookup(verifier=verifier, budget=settings.timeout_seconds, metrics=metrics)
     desired = DesiredStateReloader(policies=store, metrics=metrics)
     desired.load()
+    drain = Drain()
     app = create_app(
         settings=settings,
         policies=store,
         metrics=metrics,
         evaluate=with_preloads(evaluate, desired.lookups),
-        ready=certificates.ready,
+        ready=lambda: certificates.ready() and not drain.active,
         lookup=lookup,
         in_flight=in_flight,
     )
@@ -153,6 +196,7 @@ def build_worker(
         context=lambda: certificates.context,
         background=background,
         close=verifier.aclose,  # its connections belong to the worker's event loop
+        drain=drain,
     )
 
 
@@ -189,7 +233,11 @@ def serve_app(settings: Settings, build: BuildWorker) -> int:
 def _serve_worker(settings: Settings, build: BuildWorker, sock: socket.socket) -> int:
     state = ServerState()  # uvicorn's: its `tasks` are this worker's requests in flight
     worker = build(lambda: len(state.tasks))
-    server = uvicorn.Server(uvicorn_config(worker.app, settings, worker.context))
+    server = DrainingServer(
+        uvicorn_config(worker.app, settings, worker.context),
+        drain=worker.drain,
+        drain_seconds=settings.drain_seconds,
+    )
     server.server_state = state
     settle_garbage_collector()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -232,7 +280,7 @@ def run(settings: Settings) -> int:
     try:
         loaded_from = policy_fingerprint(settings.policies)
         initial = load_policy_set(settings.policies)
-        server_context(settings.tls_cert, settings.tls_key)
+        server_context(settings.tls_cert, settings.tls_key, client_ca=settings.client_ca)
     except PolicySetError as error:
         for item in error.errors:
             LOG.error("invalid policy", extra={"fields": {"error": str(item)}})

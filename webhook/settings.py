@@ -51,6 +51,10 @@ class Settings:
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS
     reload_interval: float = 2.0  # how often policy and certificate files are checked
     shutdown_seconds: int = 20  # in-flight requests get this long to finish on SIGTERM
+    # On SIGTERM, /readyz fails at once but requests are still served this long, so the
+    # Service stops routing here before the server stops accepting.
+    drain_seconds: float = 5.0
+    client_ca: Path | None = None  # when set, only clients with a certificate from it may call
     workers: int = 1  # server processes; one per core the webhook may use
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT  # per worker; excess requests are shed
     log_level: str = "info"
@@ -91,6 +95,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError(f"{value} is not positive")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"{value} is negative")
     return value
 
 
@@ -138,6 +149,17 @@ OPTIONS = (
     Option("keep_alive_seconds", _positive_int, "idle keep-alive timeout (above 90 s)"),
     Option("reload_interval", _positive_float, "seconds between checks for changed files"),
     Option("shutdown_seconds", _positive_int, "grace period for in-flight requests on exit"),
+    Option(
+        "drain_seconds",
+        _non_negative_float,
+        "on SIGTERM, seconds /readyz fails while requests are still served (default 5)",
+    ),
+    Option(
+        "client_ca",
+        Path,
+        "CA (PEM) that client certificates must chain to: only such clients may call",
+        metavar="FILE",
+    ),
     Option("log_level", _log_level, "debug, info, warning or error"),
     Option("workers", _positive_int, "server processes, one per core (default 1)"),
     Option(

@@ -204,8 +204,11 @@ def bundle_is_usable(directory: Path, *, dns_names: Sequence[str], min_days: int
     return set(dns_names) <= present and remaining > datetime.timedelta(days=min_days)
 
 
-def server_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
-    """A server SSLContext: TLS 1.2 or newer, HTTP/1.1 via ALPN; raises CertificateError."""
+def server_context(
+    certfile: Path, keyfile: Path, *, client_ca: Path | None = None
+) -> ssl.SSLContext:
+    """A server SSLContext: TLS 1.2 or newer, HTTP/1.1 via ALPN; with `client_ca`, clients
+    must present a certificate that chains to it. Raises CertificateError."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
@@ -215,4 +218,11 @@ def server_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
     except OSError as error:  # ssl.SSLError is an OSError
         reason = getattr(error, "reason", None) or error.strerror or str(error)
         raise CertificateError(f"cannot load {certfile} with {keyfile}: {reason}") from None
+    if client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=client_ca)
+        except OSError as error:
+            reason = getattr(error, "reason", None) or error.strerror or str(error)
+            raise CertificateError(f"cannot load the client CA {client_ca}: {reason}") from None
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
