@@ -90,6 +90,7 @@ def start_registry(
     *,
     tls: tuple[Path, Path, Path] | None = None,  # (certificate, key, CA that signed them)
     token: TokenAuth | None = None,
+    htpasswd: Path | None = None,
 ) -> RegistryServer:
     """Start docker-registry on a free loopback port; raises RuntimeError if it does not come up."""
     binary = registry_binary()
@@ -113,6 +114,8 @@ def start_registry(
                 "rootcertbundle": str(token.root_bundle),
             }
         }
+    if htpasswd is not None:
+        config["auth"] = {"htpasswd": {"realm": "policy-webhook-tests", "path": str(htpasswd)}}
     config_path = workdir / "config.yml"
     config_path.write_text(yaml.safe_dump(config))
     log = workdir / "registry.log"
@@ -148,8 +151,12 @@ def client_context(ca_file: Path | None) -> ssl.SSLContext:
 class Pusher:
     """Uploads blobs and manifests with the distribution API (what `docker push` does)."""
 
-    def __init__(self, server: RegistryServer, *, token: str | None = None) -> None:
+    def __init__(
+        self, server: RegistryServer, *, token: str | None = None, basic: str | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if basic:
+            headers = {"Authorization": f"Basic {basic}"}
         self.server = server
         self.http = httpx.Client(
             base_url=server.url,

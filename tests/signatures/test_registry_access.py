@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -63,6 +64,23 @@ def secured(
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry behind TLS and HTTP Basic auth (an htpasswd file with a bcrypt hash)."""
+    workdir = Path(tmp_path_factory.mktemp("basic"))
+    htpasswd = workdir / "htpasswd"
+    hashed = bcrypt.hashpw(b"pull-only", bcrypt.gensalt(rounds=5)).decode()
+    htpasswd.write_text(f"robot:{hashed}\n")
+    server = start_registry(workdir, tls=write_tls(workdir), htpasswd=htpasswd)
+    try:
+        uploader = Pusher(server, basic=base64.b64encode(b"robot:pull-only").decode())
+        upload_cosign_fixtures(uploader)
+        uploader.close()
+        yield server
+    finally:
+        server.stop()
+
+
 def _docker_config(path: Path, host: str, username: str, password: str) -> str:
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     path.write_text(json.dumps({"auths": {host: {"auth": auth}}}))
@@ -81,6 +99,24 @@ def test_token_auth_over_tls_with_credentials(secured: RegistryServer, tmp_path:
     statuses = [status for _, _, status in secured.requests()]
     assert 401 in statuses  # the challenge came, and the token answered it
     assert statuses.count(200) >= 2  # the signature manifest and its payload blob
+
+
+def test_basic_auth_with_pull_secret_credentials(basic: RegistryServer, tmp_path: Path) -> None:
+    options = RegistryOptions(
+        credentials=_docker_config(tmp_path / "config.json", basic.host, "robot", "pull-only"),
+        ca_file=str(basic.ca_file),
+    )
+    basic.mark()
+    result = verify_one(f"{basic.host}/{TESTIMAGE}@{DIGEST}", ALICE, options=options)
+    assert result.outcome is Outcome.VERIFIED
+    assert 401 in [status for _, _, status in basic.requests()]  # the Basic challenge came
+
+
+def test_basic_auth_without_credentials_is_denied(basic: RegistryServer) -> None:
+    options = RegistryOptions(ca_file=str(basic.ca_file))
+    result = verify_one(f"{basic.host}/{TESTIMAGE}@{DIGEST}", ALICE, options=options)
+    assert result.outcome is Outcome.DENIED
+    assert "credentials required" in result.detail
 
 
 def test_wrong_credentials_are_denied(secured: RegistryServer, tmp_path: Path) -> None:
