@@ -112,7 +112,7 @@ def app_armor_profile(pod: PodView) -> list[Violation]:
         violations.append(
             Violation(
                 message=f'annotation "{key}" sets the AppArmor profile of container "{name}" '
-                f'to {show(value)} ({path}); set "runtime/default" or "localhost/<profile>", '
+                f'to {show(value)}; set "runtime/default" or "localhost/<profile>", '
                 "or remove it",
                 path=path,
                 container=name,

@@ -62,14 +62,14 @@ def quoted(values: Sequence[str]) -> str:
 
 
 def pod_violation(path: str, problem: str, fix: str) -> Violation:
-    """A violation of a pod-level field: `pod <problem> (<path>); <fix>`."""
-    return Violation(message=f"pod {problem} ({path}); {fix}", path=path)
+    """A violation of a pod-level field: `pod <problem>; <fix>` (the finding carries the path)."""
+    return Violation(message=f"pod {problem}; {fix}", path=path)
 
 
 def container_violation(container: Container, path: str, problem: str, fix: str) -> Violation:
-    """A violation in one container: `<container label> <problem> (<path>); <fix>`."""
+    """A violation in one container: `<container label> <problem>; <fix>`."""
     return Violation(
-        message=f"{container.label} {problem} ({path}); {fix}",
+        message=f"{container.label} {problem}; {fix}",
         path=path,
         container=container.name,
     )
