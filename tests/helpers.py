@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from webhook.review import AdmissionRequest, GroupVersionKind, UserInfo
+from webhook.review import AdmissionRequest, GroupVersionKind, UserInfo, with_old_object
 
 JSONObject = dict[str, Any]
 
@@ -81,7 +81,7 @@ def request(
     assert subject is not None
     group, version = GROUPS.get(subject["kind"], ("", "v1"))
     metadata = subject.get("metadata", {})
-    return AdmissionRequest(
+    request = AdmissionRequest(
         uid="test-uid",
         kind=GroupVersionKind(group=group, version=version, kind=subject["kind"]),
         operation=operation,
@@ -90,5 +90,5 @@ def request(
         namespace=metadata.get("namespace", ""),
         userInfo=UserInfo(username=user, groups=groups or ["system:authenticated"]),
         object=obj,
-        oldObject=old,
     )
+    return with_old_object(request, old)

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from tests.drift_helpers import RENDERED, policy, review
@@ -26,6 +25,7 @@ from webhook.errors import DesiredStateError
 from webhook.findings import Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
+from webhook.review import with_old_object
 
 PolicyFactory = Callable[[str], PolicySet]
 
@@ -108,7 +108,7 @@ def test_drift_from_before_the_request_is_said_so(
     # An update of an object whose image had drifted already: the difference is not new.
     policies, states = loaded
     request = review("kubectl-edit")
-    drifted = msgspec.structs.replace(request, oldObject=request.object)
+    drifted = with_old_object(request, request.object)
     (denial,) = decide(evaluate(drifted, policies, lookups=states.lookups())).denials
     assert "the object already differed before this request" in denial.message
 

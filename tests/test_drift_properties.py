@@ -14,6 +14,7 @@ from webhook.desired.compare import differences
 from webhook.gitops.fields import SERVER_FIELD_SET, changed_paths
 from webhook.gitops.markers import MarkerSet, ObjectIdentity
 from webhook.gitops.ownership import ownership_violations
+from webhook.review import with_old_object
 
 MARKER_KEYS = st.sampled_from(
     [
@@ -49,7 +50,7 @@ def test_markers_and_ownership_take_any_shape(old: dict[str, Any], new: dict[str
     markers = MarkerSet()
     assert all(str(source) for source in markers.sources(new, IDENTITY))
     assert isinstance(markers.values(new), dict)
-    request = msgspec.structs.replace(review("kubectl-edit"), object=new, oldObject=old)
+    request = with_old_object(msgspec.structs.replace(review("kubectl-edit"), object=new), old)
     for violation in ownership_violations(
         request, obj=new, group="apps", kind="Deployment", markers=markers, skip=SERVER_FIELD_SET
     ):

@@ -47,7 +47,6 @@ def build_context(
         group=group,
         kind=kind,
         object=subject,
-        old_object=request.oldObject,
         pod=pod,
         namespace_labels=labels,
         offline=offline,

@@ -7,6 +7,7 @@ stay plain JSON values and get their typed views in `workload`.
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 import msgspec
@@ -39,8 +40,17 @@ class UserInfo(msgspec.Struct, frozen=True):
     extra: dict[str, list[str]] = msgspec.field(default_factory=dict)
 
 
-class AdmissionRequest(msgspec.Struct, frozen=True):
-    """The `request` of an AdmissionReview: what is being admitted and by whom."""
+_NO_JSON = msgspec.Raw(b"null")
+_OLD_SET = msgspec.Raw(b"{}")  # a placeholder: the old object itself is set on the instance
+_object_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class AdmissionRequest(msgspec.Struct, frozen=True, dict=True):
+    """The `request` of an AdmissionReview: what is being admitted and by whom.
+
+    `oldObject` stays raw JSON until first read (most rules never read it); a request built in
+    code gets it with `with_old_object`.
+    """
 
     uid: str
     kind: GroupVersionKind
@@ -54,9 +64,16 @@ class AdmissionRequest(msgspec.Struct, frozen=True):
     namespace: str = ""
     userInfo: UserInfo = UserInfo()
     object: JSONObject | None = None
-    oldObject: JSONObject | None = None
+    old_json: msgspec.Raw = msgspec.field(default=_NO_JSON, name="oldObject")
     dryRun: bool = False
     options: JSONObject | None = None
+
+    @functools.cached_property
+    def oldObject(self) -> JSONObject | None:
+        """The old object (UPDATE, DELETE), decoded from its JSON on first read."""
+        if self.old_json == _NO_JSON or not self.old_json:
+            return None
+        return _object_decoder.decode(self.old_json)
 
     @property
     def subject(self) -> JSONObject:
@@ -120,12 +137,39 @@ def decode_review(body: bytes) -> AdmissionReview:
         raise ReviewError(f"operation {request.operation!r} is not one of {', '.join(OPERATIONS)}")
     if not request.uid:
         raise ReviewError("request.uid is empty")
+    _check_old_json(request.old_json)
     if request.operation == "DELETE":
-        if request.oldObject is None and request.object is None:
+        if request.old_json == _NO_JSON and request.object is None:
             raise ReviewError("a DELETE request carries neither object nor oldObject")
     elif request.operation != "CONNECT" and request.object is None:
         raise ReviewError(f"a {request.operation} request has no object")
     return review
+
+
+def _check_old_json(raw: msgspec.Raw) -> None:
+    """What decoding `oldObject` eagerly would have refused: not an object, not UTF-8."""
+    if raw == _NO_JSON or not raw:
+        return
+    data = bytes(raw)
+    if data[:1] != b"{":
+        raise ReviewError(
+            "invalid AdmissionReview: Expected `object | null`, got another JSON value"
+            " - at `$.request.oldObject`"
+        )
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReviewError(
+                f"body is not valid JSON: a string is not UTF-8 ({error.reason})"
+            ) from None
+
+
+def with_old_object(request: AdmissionRequest, old: JSONObject | None) -> AdmissionRequest:
+    """`request` with `old` as its oldObject (for requests built in code, not decoded)."""
+    request = msgspec.structs.replace(request, old_json=_NO_JSON if old is None else _OLD_SET)
+    request.__dict__["oldObject"] = old
+    return request
 
 
 def encode_response(

@@ -38,7 +38,6 @@ class EvaluationContext:
     group: str
     kind: str
     object: JSONObject  # the new object, or the old one for DELETE
-    old_object: JSONObject | None
     pod: PodView | None
     namespace_labels: Mapping[str, str]
     offline: bool  # True in `check` (manifests from Git), False in the webhook
@@ -46,6 +45,11 @@ class EvaluationContext:
     # Values checks derive from this request once and share (e.g. CEL activations): a memo
     # that lives as long as the evaluation of this one request.
     memo: dict[Hashable, Any] = field(default_factory=dict)
+
+    @property
+    def old_object(self) -> JSONObject | None:
+        """The old object of an UPDATE or DELETE (decoded on first read)."""
+        return self.request.oldObject
 
     @property
     def metadata(self) -> JSONObject:

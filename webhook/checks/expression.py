@@ -18,6 +18,9 @@ def expression_check(
     explicit_kinds: tuple[KindPattern, ...],
     params: Mapping[str, Any],
 ) -> CompiledCheck:
+    # oldObject is decoded only for programs that can read it (decided at compile time).
+    reads_old = "oldObject" in program.source
+
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         # A rule written for Pods sees the pod template of a workload as a Pod.
         as_pod = (
@@ -26,10 +29,11 @@ def expression_check(
             and bool(explicit_kinds)
             and not any(pattern.matches(ctx.group, ctx.kind) for pattern in explicit_kinds)
         )
-        key = ("cel", as_pod, id(params) if params else None)
+        key = ("cel", as_pod, id(params) if params else None, reads_old)
         activation = ctx.memo.get(key)
         if activation is None:
-            activation = ctx.memo[key] = Activation.of(_variables(ctx, as_pod, params))
+            variables = _variables(ctx, as_pod, params, reads_old)
+            activation = ctx.memo[key] = Activation.of(variables)
         try:
             passed = program.evaluate(activation)
         except CELEvaluationError as error:
@@ -40,8 +44,11 @@ def expression_check(
     return CompiledCheck(run=run, pod_only=False)
 
 
-def _variables(ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any]) -> dict[str, Any]:
-    new, old = ctx.request.object, ctx.request.oldObject
+def _variables(
+    ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any], reads_old: bool
+) -> dict[str, Any]:
+    new = ctx.request.object
+    old = ctx.request.oldObject if reads_old else None
     if as_pod and ctx.pod is not None and new is not None:
         new = ctx.pod.as_pod(ctx.request.namespace)
     request = ctx.memo.get("cel-request")

@@ -27,7 +27,7 @@ from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.policytest.compare import Check, allowed_check, expectation_check, patched_check
 from webhook.policytest.loader import LoadedCase, Suite, load_suites
-from webhook.review import AdmissionRequest, UserInfo, request_for_manifest
+from webhook.review import AdmissionRequest, UserInfo, request_for_manifest, with_old_object
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -147,7 +147,8 @@ def build_request(case: LoadedCase) -> tuple[AdmissionRequest, bool]:
     old = spec.oldObject
     if operation == "DELETE":
         new, old = None, case.object
-    request = structs.replace(request, uid=CASE_UID, userInfo=user, object=new, oldObject=old)
+    request = structs.replace(request, uid=CASE_UID, userInfo=user, object=new)
+    request = with_old_object(request, old)
     return request, offline
 
 
