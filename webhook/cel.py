@@ -21,7 +21,8 @@ VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject")
 MAX_EXPRESSION_LENGTH = 5000
 
 _environment = cel.NewEnv(variables={name: cel.Type.DYN for name in VARIABLES})
-_regex_check = cel.NewEnv(variables={"pattern": cel.Type.STRING}).compile("''.matches(pattern)")
+_strings = cel.NewEnv(variables={"text": cel.Type.STRING, "pattern": cel.Type.STRING})
+_search = _strings.compile("text.matches(pattern)")
 
 
 class CELCompileError(ValueError):
@@ -95,7 +96,7 @@ def compile_expression(source: str) -> CELProgram:
     for node in walk(tree):
         pattern = node.children[-1].text if node.name == "matches" and node.children else None
         if pattern is not None:
-            _check_regex(pattern)
+            check_regex(pattern)
     cost = estimate(tree, dict.fromkeys(VARIABLES))
     if cost > MAX_COST:
         raise CELCompileError(
@@ -104,13 +105,24 @@ def compile_expression(source: str) -> CELProgram:
     return CELProgram(source=source, _expression=expression, tree=tree)
 
 
-def _check_regex(pattern: str) -> None:
+def check_regex(pattern: str) -> None:
+    """Raises CELCompileError when `pattern` is no RE2 regular expression."""
     try:
-        value = _regex_check.eval(data={"pattern": pattern})
+        value = _search.eval(data={"text": "", "pattern": pattern})
     except RuntimeError as error:
         raise CELCompileError(_clean(str(error))) from None
     if value.type() == cel.Type.ERROR:
         raise CELCompileError(_clean(str(value.value())))
+
+
+def regex_search(pattern: str, text: str) -> bool:
+    """Whether `pattern` matches anywhere in `text`, with RE2 (Go's syntax and semantics, as
+    cosign uses): linear time whatever the pattern. False for a pattern that is not RE2."""
+    try:
+        value = _search.eval(data={"text": text, "pattern": pattern})
+    except RuntimeError:
+        return False
+    return value.type() == cel.Type.BOOL and bool(value.value())
 
 
 def _clean(text: str) -> str:

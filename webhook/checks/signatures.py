@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from webhook.cel import CELCompileError, check_regex
 from webhook.checks.base import (
     CheckDefinition,
     CheckParams,
@@ -62,6 +63,12 @@ class KeylessParams(CheckParams):
 
     @model_validator(mode="after")
     def _identity(self) -> KeylessParams:
+        for pattern in (self.issuerRegExp, self.subjectRegExp):
+            if pattern is not None:
+                try:
+                    check_regex(pattern)
+                except CELCompileError as error:  # RE2, like cosign: linear time
+                    raise ValueError(f"{pattern!r} is no RE2 regular expression: {error}") from None
         if self.issuer is None and self.issuerRegExp is None:
             raise ValueError("a keyless signer needs `issuer` or `issuerRegExp`")
         if self.subject is None and self.subjectRegExp is None:

@@ -9,7 +9,6 @@ certificate must chain to a Fulcio CA of that root at that time.
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from webhook.cel import regex_search
 from webhook.signatures.api import KeylessSigner
 from webhook.signatures.keys import PublicKey
 from webhook.signatures.trust import TrustMaterial
@@ -222,6 +222,6 @@ def identity_matches(signer: KeylessSigner, issuer: str, subject: str) -> bool:
     for exact, pattern, actual in checks:
         if exact is not None and actual != exact:
             return False
-        if pattern is not None and re.search(pattern, actual) is None:
+        if pattern is not None and not regex_search(pattern, actual):
             return False
     return True
