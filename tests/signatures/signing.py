@@ -321,3 +321,28 @@ def push_bundle_referrer(pusher: Pusher, repository: str, digest: str, bundle: b
         ],
     }
     return pusher.manifest(repository, digest.replace(":", "-"), _json(index), OCI_INDEX)
+
+
+def key_signed_bundle(key: PrivateKey, reference: str, digest: str) -> bytes:
+    """A Sigstore bundle v0.3 as cosign v3 `sign --key` writes it: a DSSE in-toto statement."""
+    statement = _json(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": reference, "digest": {"sha256": digest.split(":", 1)[1]}}],
+            "predicateType": "https://sigstore.dev/cosign/sign/v1",
+            "predicate": {},
+        }
+    )
+    kind = b"application/vnd.in-toto+json"
+    signed = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(statement), statement)
+    return _json(
+        {
+            "mediaType": BUNDLE_TYPE,
+            "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": []},
+            "dsseEnvelope": {
+                "payload": base64.b64encode(statement).decode(),
+                "payloadType": kind.decode(),
+                "signatures": [{"sig": base64.b64encode(sign(key, signed)).decode()}],
+            },
+        }
+    )

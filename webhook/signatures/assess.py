@@ -23,6 +23,7 @@ from webhook.signatures.api import (
 )
 from webhook.signatures.bundles import IdentityMismatch, bundle_identity, verify_bundle
 from webhook.signatures.cosign import FormatError, SignatureLayer, signed_digest
+from webhook.signatures.keybundles import signed_with_key, verify_key_bundle
 from webhook.signatures.keyless import (
     EvidenceError,
     LogEntry,
@@ -75,8 +76,12 @@ def assess(
         if not names:
             notes.append(note)
     keyless = tuple(s for s in requirement.signers if isinstance(s, KeylessSigner))
+    keyed = tuple(s for s in requirement.signers if isinstance(s, KeySigner))
     for content in bundles:
-        names, note = _bundle(digest, content, keyless, trust)
+        if signed_with_key(content):
+            names, note = _key_bundle(digest, content, keyed, requirement.rekor)
+        else:
+            names, note = _bundle(digest, content, keyless, trust)
         matched.update(names)
         if not names:
             notes.append(note)
@@ -196,3 +201,18 @@ def _bundle(
         return [], f"in a Sigstore bundle {error}"
     except EvidenceError as error:
         return [], f"in a Sigstore bundle that does not count ({error})"
+
+
+def _key_bundle(
+    digest: str, content: bytes, signers: tuple[KeySigner, ...], rekor: RekorPolicy
+) -> tuple[list[str], str]:
+    try:
+        names = verify_key_bundle(content, digest, signers)
+    except EvidenceError as error:
+        return [], f"in a Sigstore bundle that does not count ({error})"
+    if not names:
+        return [], "in a Sigstore bundle by an unknown key"
+    if rekor is RekorPolicy.REQUIRED:
+        # Transparency-log entries of key-signed bundles are not checked here: not counted.
+        return [], f"in a Sigstore bundle by {', '.join(names)} without checked Rekor evidence"
+    return names, ""

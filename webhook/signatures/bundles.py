@@ -6,15 +6,13 @@ signature); here we add which signer it names and that the statement is about th
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
 from cryptography import x509
 from sigstore.errors import Error as SigstoreError
 from sigstore.models import Bundle
 from sigstore.verify import Verifier
 
 from webhook.signatures.api import KeylessSigner
+from webhook.signatures.keybundles import statement_digests
 from webhook.signatures.keyless import EvidenceError, certificate_identity, identity_matches
 from webhook.signatures.trust import TrustMaterial
 
@@ -70,20 +68,6 @@ def verify_bundle(
         raise EvidenceError(f"Sigstore bundle does not verify: {error}") from None
     if payload_type != IN_TOTO:
         raise EvidenceError(f"bundle payload type {payload_type!r} is not an in-toto statement")
-    if digest not in _subject_digests(payload):
+    if digest not in statement_digests(payload):
         raise EvidenceError("bundle statement is about another digest")
     return policy.matched
-
-
-def _subject_digests(payload: bytes) -> set[str]:
-    try:
-        statement: Any = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return set()
-    subjects = statement.get("subject") if isinstance(statement, dict) else None
-    found: set[str] = set()
-    for subject in subjects if isinstance(subjects, list) else []:
-        digests = subject.get("digest") if isinstance(subject, dict) else None
-        if isinstance(digests, dict):
-            found.update(f"{alg}:{value}" for alg, value in digests.items())
-    return found
