@@ -7,8 +7,8 @@ objects, then runs `policy-webhook check` with every shipped policy and `checkov
 CPU time, objects per second and peak memory (of each child process) as medians, the speed
 ratio, and the time per object at several sizes (it should not grow with the number of files).
 
-    python bench/check_bench.py                       # 10,000 objects, 3 runs, with checkov
-    python bench/check_bench.py --checkov-runs 0      # policy-webhook only
+    python -m bench.check_bench                       # 10,000 objects, 3 runs, with checkov
+    python -m bench.check_bench --checkov-runs 0      # policy-webhook only
 
 checkov is installed on first use into bench/.venv-checkov (or pass --checkov PATH); it is
 no dependency of this project. It runs with --skip-download so it makes no network calls.
