@@ -31,7 +31,7 @@ from bench.stats import load_average, median, percentile, table
 from webhook.app import create_app
 from webhook.decision import decide
 from webhook.engine import evaluate
-from webhook.logs import JSONFormatter
+from webhook.logs import configure
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.review import AdmissionRequest, decode_review
@@ -95,11 +95,10 @@ def time_answers(reviews: Sequence[Review], policies: PolicySet, passes: int) ->
 
 def quiet_decision_log() -> None:
     """Decision lines formatted as `serve` does, written to memory (the cost stays counted)."""
-    handler = logging.StreamHandler(_Discard())
-    handler.setFormatter(JSONFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    configure("info")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(_Discard())
 
 
 class _Discard(io.TextIOBase):

@@ -1,11 +1,14 @@
 """Structured logs: one JSON object per line; decisions carry their fields, never whole objects.
 
 `log_decision` writes the line for one admission decision; `configure` installs the JSON
-formatter on the root logger (the `serve` command calls it; tests may capture records).
+formatter on the root logger (the `serve` command calls it; tests may capture records). While
+that handler is the only one, a decision line is encoded from a struct and written to its
+stream directly (the same line the formatter writes, without a LogRecord per request).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import sys
@@ -20,6 +23,51 @@ from webhook.policy.exceptions import exception_counts
 DECISIONS = logging.getLogger("policy_webhook.decisions")
 EXCEPTIONS = logging.getLogger("policy_webhook.exceptions")
 _encoder = msgspec.json.Encoder()
+
+
+class DecisionLine(msgspec.Struct, omit_defaults=True):
+    """The JSON line of one decision, in the formatter's field order."""
+
+    time: str
+    level: str
+    logger: str
+    message: str
+    uid: str
+    endpoint: str
+    kind: str
+    namespace: str
+    name: str
+    operation: str
+    user: str
+    verdict: str
+    failed: list[Mapping[str, str]]
+    audit: list[str]
+    duration_ms: float
+    dry_run: bool
+    patched: list[str] | None = None
+
+
+class _Direct:
+    """The handler `configure` installed, while it is the root logger's only one."""
+
+    def __init__(self) -> None:
+        self.handler: logging.StreamHandler[Any] | None = None
+        self.handlers: list[logging.Handler] = []
+
+    def install(self, handler: logging.StreamHandler[Any]) -> None:
+        self.handler = handler
+        self.handlers = [handler]
+
+    def writes(self) -> bool:
+        return (
+            self.handler is not None
+            and not DECISIONS.handlers
+            and DECISIONS.propagate
+            and logging.getLogger().handlers == self.handlers
+        )
+
+
+_direct = _Direct()
 
 
 class JSONFormatter(logging.Formatter):
@@ -49,6 +97,7 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    _direct.install(handler)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
@@ -73,6 +122,32 @@ def log_decision(
 ) -> None:
     """One line per decision; `failed` names policy, rule and mode of every failed rule."""
     if not DECISIONS.isEnabledFor(logging.INFO):
+        return
+    handler = _direct.handler
+    if handler is not None and _direct.writes() and handler.level <= logging.INFO:
+        line = DecisionLine(
+            time=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            level="info",
+            logger=DECISIONS.name,
+            message="decision",
+            uid=uid,
+            endpoint=endpoint,
+            kind=kind,
+            namespace=namespace,
+            name=name,
+            operation=operation,
+            user=user,
+            verdict=verdict,
+            failed=list(failed),
+            audit=list(audit),
+            duration_ms=round(duration * 1000, 3),
+            dry_run=dry_run,
+            patched=list(patched) if patched else None,
+        )
+        text = _encoder.encode(line).decode("utf-8") + handler.terminator
+        with handler.lock or contextlib.nullcontext():
+            handler.stream.write(text)
+            handler.flush()
         return
     fields: dict[str, Any] = {
         "uid": uid,
