@@ -2,7 +2,8 @@
 concurrency, then with faults injected while under load; bounded in count and time.
 
 Faults: a policy reload with an invalid set (restored after a second), a certificate rotation,
-and SIGTERM (readiness fails first, requests are still answered for --drain-seconds, then the
+a signature registry that is down, then stalls, then is down again (bench.registry_faults), and
+SIGTERM (readiness fails first, requests are still answered for --drain-seconds, then the
 server finishes what is in flight and exits). For each: requests failed (target zero), p99
 latency before and during the fault, and the recovery time (from the fault to the first
 quarter-second with no error and p99 within twice the baseline). A long run samples the
@@ -30,6 +31,8 @@ import httpx
 from bench import stats
 from bench.loadgen import LoadGenerator, LoadResult, Outcome, Request, Target, mix_requests
 from bench.policysets import write_policy_set
+from bench.registry_faults import LOOKUP_SECONDS, registry_faults, write_signature_policy
+from bench.registry_faults import free_port as registry_port
 from bench.server_bench import MIB, NAMESPACE, SERVER_NAME, SERVICE, Server, started
 from webhook import tls
 
@@ -210,8 +213,12 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         certificates = root / "certs"
         ca = write_certificates(certificates)
         policies = write_policy_set("pss", root / "policies")
+        port = registry_port()
+        write_signature_policy(policies, port)
         arguments = [
             "serve",
+            "--timeout-seconds",
+            str(LOOKUP_SECONDS),
             "--policies",
             str(policies),
             "--reload-interval",
@@ -237,6 +244,13 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 seconds=options.seconds,
                 fault=rotation(certificates, ca),
                 new_connections=True,  # every request a new handshake: most see the new one
+            )
+            report["registry"] = registry_faults(
+                target(server, certificates),
+                requests[:500],
+                port,
+                seconds=options.seconds,
+                connections=FAULT_CONNECTIONS,
             )
             report["long_run"] = long_run(server, requests, certificates, options.long_seconds)
             shutdown: dict[str, Any] = {}

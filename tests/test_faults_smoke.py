@@ -15,6 +15,9 @@ def test_faults_under_load_fail_no_request() -> None:
     for fault in ("invalid_policy_reload", "certificate_rotation"):
         assert report[fault]["failed"] == 0, report[fault]
         assert report[fault]["requests"] > 0
+    registry = report["registry"]  # down, stalling, down again: fail closed, never fail
+    assert registry["failed"] == 0 and registry["denied"] > 0
+    assert all(registry[phase]["requests"] > 0 for phase in ("down", "stalling", "down_again"))
     assert report["long_run"]["errors"] == 0
     shutdown = report["sigterm"]
     assert shutdown["exit_code"] == 0
