@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ from tests.webhook_server import (
 )
 from webhook.decision import decide
 from webhook.engine import evaluate
+from webhook.namespaces import NOT_SEEN
 from webhook.policy.loader import load_policy_set
+from webhook.policy.matching import UnknownLabels
 from webhook.review import decode_review
 
 JSONObject = dict[str, Any]
@@ -120,6 +122,7 @@ spec:
   reason: ended
   expires: 2020-01-31
 """
+ADMITTED_NAMESPACES = ("default", "legacy")
 POD_SPEC_KEYS = {
     "Pod": ["spec"],
     "PodTemplate": ["template", "spec"],
@@ -148,6 +151,11 @@ def webhook(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Itera
         log=certificates / "server.log",
         extra=["--max-body-bytes", str(MAX_BODY)],
     ) as server:
+        # Without a Kubernetes API the server knows the labels of the Namespaces it admitted.
+        with server.client() as client:
+            for name in ADMITTED_NAMESPACES:
+                namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                assert client.review("/validate", admission_review(namespace))["allowed"]
         yield server
 
 
@@ -193,7 +201,14 @@ def test_real_reviews_get_the_engines_verdict_in_the_version_asked(
     if request.namespace in ("kube-system", NAMESPACE):
         assert response["allowed"] is True
         return
-    decision = decide(evaluate(request, load_policy_set([policy_dir]), today=date.today()))
+    # No Kubernetes API is configured: labels are known for the Namespaces admitted only.
+    labels: Mapping[str, str] = (
+        {}
+        if request.namespace in ADMITTED_NAMESPACES
+        else UnknownLabels(request.namespace, NOT_SEEN)
+    )
+    policies = load_policy_set([policy_dir])
+    decision = decide(evaluate(request, policies, namespace_labels=labels, today=date.today()))
     assert response["allowed"] is decision.allowed
     if not decision.allowed:
         assert response["status"]["code"] == 403
@@ -352,7 +367,15 @@ def test_policy_exceptions_apply_until_they_expire(client: WebhookClient) -> Non
 def test_namespace_selectors_use_the_labels_of_namespaces_seen(client: WebhookClient) -> None:
     pod = wrap("Pod", pod_spec(**SAFE), namespace="shop-prod")
     before = client.review("/validate", admission_review(pod))
-    assert before["allowed"] is True  # shop-prod not seen yet: no labels, prod-read-only skipped
+    # shop-prod not seen yet and no API to ask: prod-read-only may apply, and would fail.
+    assert before["allowed"] is False
+    message = before["status"]["message"]
+    assert "[prod-read-only/read-only-root] cannot tell whether this rule applies" in message
+    assert f"the labels of namespace shop-prod are unknown ({NOT_SEEN})" in message
+    read_only = copy.deepcopy(SAFE)
+    read_only["securityContext"]["readOnlyRootFilesystem"] = True
+    passing = wrap("Pod", pod_spec(**read_only), namespace="shop-prod")
+    assert client.review("/validate", admission_review(passing))["allowed"] is True
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",

@@ -23,7 +23,7 @@ from webhook.findings import Finding
 from webhook.logs import log_decision
 from webhook.metrics import Metrics
 from webhook.mutation import mutable
-from webhook.namespaces import NamespaceLabels
+from webhook.namespaces import NamespaceSource, is_namespace
 from webhook.patches import build_patch
 from webhook.pinning import apply_pins, digest_pins, wants_pins
 from webhook.policy.compiled import PolicySet
@@ -34,6 +34,7 @@ from webhook.store import PolicyStore
 JSONObject = dict[str, Any]
 LOG = logging.getLogger("policy_webhook.admission")
 MAX_REASON = 300
+NO_LABELS: Mapping[str, str] = {}
 _encoder = msgspec.json.Encoder()
 
 
@@ -98,7 +99,7 @@ class Admission:
         settings: Settings,
         policies: PolicyStore,
         metrics: Metrics,
-        namespaces: NamespaceLabels,
+        namespaces: NamespaceSource,
         evaluate: Evaluate,
         mutate: Mutate,
         lookup: Lookup | None = None,
@@ -191,9 +192,22 @@ class Admission:
                 )
             return Outcome(body, "error")
 
+    async def _namespace_labels(
+        self, request: AdmissionRequest, policies: PolicySet
+    ) -> Mapping[str, str]:
+        """The labels of the request's namespace, looked up only when a policy that may match
+        the request reads them (a Namespace request carries its own)."""
+        if (
+            not request.namespace
+            or is_namespace(request)
+            or not policies.needs_namespace_labels(request.kind.kind, request.operation)
+        ):
+            return NO_LABELS
+        return await self.namespaces.labels(request.namespace)
+
     async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
-        labels = self.namespaces.get(request.namespace)
+        labels = await self._namespace_labels(request, policies)
         lookups: Mapping[Any, Any] | None = None
         if self.lookup is not None:
             async with asyncio.timeout(self.settings.timeout_seconds):
@@ -218,7 +232,7 @@ class Admission:
 
     async def _mutate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
-        labels = self.namespaces.get(request.namespace)
+        labels = await self._namespace_labels(request, policies)
         mutated, applied = self.mutate(request, policies, namespace_labels=labels)
         if self.lookup is not None and mutable(request) and wants_pins(request, policies):
             async with asyncio.timeout(self.settings.timeout_seconds):

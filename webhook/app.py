@@ -22,7 +22,7 @@ from webhook.engine import evaluate as engine_evaluate
 from webhook.logs import log_exceptions
 from webhook.metrics import CONTENT_TYPE, Metrics
 from webhook.mutation import apply_mutations
-from webhook.namespaces import NamespaceLabels
+from webhook.namespaces import NamespaceLabels, NamespaceSource
 from webhook.policy.compiled import PolicySet
 from webhook.settings import Settings
 from webhook.shedding import Shedder
@@ -136,7 +136,7 @@ def create_app(
     settings: Settings,
     policies: PolicySet | PolicyStore,
     metrics: Metrics | None = None,
-    namespaces: NamespaceLabels | None = None,
+    namespaces: NamespaceSource | None = None,
     evaluate: Evaluate = engine_evaluate,
     mutate: Mutate = apply_mutations,
     lookup: Lookup | None = None,
@@ -145,17 +145,19 @@ def create_app(
     in_flight: Callable[[], int] | None = None,
 ) -> FastAPI:
     """The webhook app. `policies` may be a store that a reloader updates; `ready` tells
-    whether the serving certificate is loaded (None: not served over TLS by this process).
+    whether the serving certificate is loaded (None: not served over TLS by this process);
+    `namespaces` gives namespace labels (default: those of the Namespaces admitted).
     `fast_path=False` leaves /validate and /mutate to FastAPI's routing (same answers, slower).
     `in_flight()` counts the requests the serving worker holds; past `settings.max_in_flight`
     /validate and /mutate are shed (answered without evaluation)."""
     store = policies if isinstance(policies, PolicyStore) else PolicyStore(policies, time.time())
     metrics = metrics if metrics is not None else Metrics()
+    namespaces = namespaces if namespaces is not None else NamespaceLabels()
     admission = Admission(
         settings=settings,
         policies=store,
         metrics=metrics,
-        namespaces=namespaces if namespaces is not None else NamespaceLabels(),
+        namespaces=namespaces,
         evaluate=evaluate,
         mutate=mutate,
         lookup=lookup,
@@ -204,12 +206,15 @@ def create_app(
 
     @app.get("/readyz", response_class=Response)
     async def readyz() -> Response:
-        """Ready: policies and the serving certificate are loaded."""
+        """Ready: policies and the serving certificate are loaded, and namespace labels known."""
         if ready is not None and not ready():
             return Response(
                 content=error_body("not ready: no serving certificate, or shutting down"),
                 status_code=503,
             )
+        waiting = namespaces.pending()
+        if waiting is not None:
+            return Response(content=error_body(f"not ready: {waiting}"), status_code=503)
         text = f'{{"status":"ready","policies":{len(store.current.policies)}}}'
         return Response(content=text.encode(), media_type=JSON)
 

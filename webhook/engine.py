@@ -3,6 +3,8 @@
 `check` and the webhook both call `evaluate`, so a verdict in CI is the verdict in the cluster.
 Rules that need I/O (image signatures) name it with `plan_lookups`; `evaluate_with_lookups`
 awaits a Verifier for those answers (the engine's one await) and then evaluates purely.
+With `UnknownLabels` for the namespace, a rule whose selection depends on them is run anyway:
+passing, it passes; failing, it is an ERROR naming the reason (fail closed in enforce mode).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from webhook.findings import Finding, Mode, Result, Violation
 from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import apply_exceptions
+from webhook.policy.matching import Match, UnknownLabels
 from webhook.review import AdmissionRequest
 from webhook.signatures.api import Outcome, SignatureRequest, SignatureResult, Verifier
 from webhook.workload import POD_KINDS, pod_view
@@ -54,65 +57,102 @@ def build_context(
     )
 
 
-def matching_policies(context: EvaluationContext, policies: PolicySet) -> list[CompiledPolicy]:
-    """The policies whose match block selects the request and whose exclude block does not."""
-    request = context.request
-    selected = []
-    for policy in policies.candidates(context.kind, request.operation):
-        if not policy.match.matches(request, context.group, context.kind, context.namespace_labels):
-            continue
-        if (
-            policy.exclude is not None
-            and not policy.exclude.empty
-            and policy.exclude.matches(
-                request, context.group, context.kind, context.namespace_labels
-            )
-        ):
-            continue
-        selected.append(policy)
+def policy_match(policy: CompiledPolicy, context: EvaluationContext) -> Match:
+    """Whether the policy's match block selects the request and its exclude block does not."""
+    request, group, kind, labels = (
+        context.request,
+        context.group,
+        context.kind,
+        context.namespace_labels,
+    )
+    selected = policy.match.decide(request, group, kind, labels)
+    if selected is Match.NO or policy.exclude is None or policy.exclude.empty:
+        return selected
+    return selected & ~policy.exclude.decide(request, group, kind, labels)
+
+
+def selected_policies(
+    context: EvaluationContext, policies: PolicySet
+) -> list[tuple[CompiledPolicy, Match]]:
+    """The policies that select the request (YES) or may select it (UNKNOWN), in order."""
+    selected: list[tuple[CompiledPolicy, Match]] = []
+    for policy in policies.candidates(context.kind, context.request.operation):
+        state = policy_match(policy, context)
+        if state is not Match.NO:
+            selected.append((policy, state))
     return selected
 
 
-def rule_applies(rule: CompiledRule, context: EvaluationContext) -> bool:
+def matching_policies(context: EvaluationContext, policies: PolicySet) -> list[CompiledPolicy]:
+    """The policies that certainly select the request (those that may are left out)."""
+    return [policy for policy, state in selected_policies(context, policies) if state is Match.YES]
+
+
+def rule_match(rule: CompiledRule, context: EvaluationContext) -> Match:
     """Whether the rule's own match/exclude and its check's scope select this object."""
-    request = context.request
-    if rule.match is not None and not rule.match.matches(
-        request, context.group, context.kind, context.namespace_labels
+    if (rule.check.pod_only and context.pod is None) or (
+        rule.check.offline_only and not context.offline
     ):
-        return False
-    if (
-        rule.exclude is not None
-        and not rule.exclude.empty
-        and rule.exclude.matches(request, context.group, context.kind, context.namespace_labels)
-    ):
-        return False
-    return not (
-        (rule.check.pod_only and context.pod is None)
-        or (rule.check.offline_only and not context.offline)
+        return Match.NO
+    request, group, kind, labels = (
+        context.request,
+        context.group,
+        context.kind,
+        context.namespace_labels,
     )
+    selected = Match.YES if rule.match is None else rule.match.decide(request, group, kind, labels)
+    if selected is Match.NO or rule.exclude is None or rule.exclude.empty:
+        return selected
+    return selected & ~rule.exclude.decide(request, group, kind, labels)
+
+
+def rule_applies(rule: CompiledRule, context: EvaluationContext) -> bool:
+    """Whether the rule certainly applies to this object."""
+    return rule_match(rule, context) is Match.YES
 
 
 def evaluate_rule(
-    policy: CompiledPolicy, rule: CompiledRule, context: EvaluationContext
+    policy: CompiledPolicy,
+    rule: CompiledRule,
+    context: EvaluationContext,
+    *,
+    selected: Match = Match.YES,
 ) -> list[Finding]:
-    """One rule on one object: a PASS or SKIP finding, or one finding per violation."""
-    if not rule_applies(rule, context):
+    """One rule on one object: a PASS or SKIP finding, or one finding per violation.
+
+    `selected` is whether the policy selects the request; when that or the rule's own match
+    is UNKNOWN, violations become ERROR findings that say why (the verdict needs the labels).
+    """
+    applies = selected & rule_match(rule, context)
+    if applies is Match.NO:
         return [_outcome(policy.name, rule.name, rule.mode, Result.SKIP)]
     violations = rule.check.run(context)
     if not violations:
         return [_outcome(policy.name, rule.name, rule.mode, Result.PASS)]
-    return [
-        Finding(
-            policy=policy.name,
-            rule=rule.name,
-            mode=rule.mode,
-            result=_result(violation),
-            message=_message(rule, violation.message, violation.container, context),
-            path=violation.path,
-            container=violation.container,
+    unknown = context.namespace_labels if applies is Match.UNKNOWN else None
+    findings = []
+    for violation in violations:
+        result = _result(violation)
+        message = _message(rule, violation.message, violation.container, context)
+        if isinstance(unknown, UnknownLabels) and result is not Result.OVERRIDDEN:
+            # Applying, the rule denies; not applying, it admits: the labels decide.
+            result = Result.ERROR
+            message = (
+                f"cannot tell whether this rule applies: {unknown.describe()}; "
+                f"if it applies, it fails: {message}"
+            )
+        findings.append(
+            Finding(
+                policy=policy.name,
+                rule=rule.name,
+                mode=rule.mode,
+                result=result,
+                message=message,
+                path=violation.path,
+                container=violation.container,
+            )
         )
-        for violation in violations
-    ]
+    return findings
 
 
 @functools.lru_cache(maxsize=16384)
@@ -154,9 +194,9 @@ def evaluate(
         request, namespace_labels=namespace_labels, offline=offline, lookups=lookups
     )
     findings: list[Finding] = []
-    for policy in matching_policies(context, policies):
+    for policy, selected in selected_policies(context, policies):
         for rule in policy.rules:
-            findings.extend(evaluate_rule(policy, rule, context))
+            findings.extend(evaluate_rule(policy, rule, context, selected=selected))
     if today is not None and policies.exceptions:
         return apply_exceptions(findings, policies.exceptions, context, today=today)
     return findings
@@ -165,9 +205,13 @@ def evaluate(
 def plan_lookups(context: EvaluationContext, policies: PolicySet) -> list[Hashable]:
     """What the matching rules need answered by I/O (signature requests), without duplicates."""
     wanted: dict[Hashable, None] = {}
-    for policy in matching_policies(context, policies):
+    # Rules that may apply (unknown namespace labels) are run too, so they need their answers.
+    for policy, selected in selected_policies(context, policies):
         for rule in policy.rules:
-            if rule.check.lookups is not None and rule_applies(rule, context):
+            if (
+                rule.check.lookups is not None
+                and (selected & rule_match(rule, context)) is not Match.NO
+            ):
                 wanted.update(dict.fromkeys(rule.check.lookups(context)))
     return list(wanted)
 

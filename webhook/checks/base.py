@@ -76,6 +76,9 @@ class CompiledCheck:
     # Data loaded ahead of requests and reloaded by the server (e.g. a DesiredStateKey: a
     # directory of rendered manifests), handed to `run` in `EvaluationContext.lookups`.
     preloads: tuple[Hashable, ...] = ()
+    # Reads the labels of the request's namespace (a CEL rule using `namespaceObject`), so the
+    # webhook looks them up for it, and unknown labels make it an error.
+    reads_namespace_labels: bool = False
 
 
 P = TypeVar("P", bound=CheckParams)

@@ -6,10 +6,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from webhook.cel import Activation, CELEvaluationError, CELProgram
+from webhook.celast import walk
 from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.findings import Violation
 from webhook.messages import format_message
-from webhook.policy.matching import KindPattern
+from webhook.policy.matching import KindPattern, UnknownLabels
+
+NAMESPACE_VARIABLE = "namespaceObject"
+
+
+def reads_variable(program: CELProgram, name: str) -> bool:
+    """Whether the expression refers to the variable `name` anywhere."""
+    return any(node.kind == "ident" and node.name == name for node in walk(program.tree))
 
 
 def expression_check(
@@ -20,8 +28,13 @@ def expression_check(
 ) -> CompiledCheck:
     # oldObject is decoded only for programs that can read it (decided at compile time).
     reads_old = "oldObject" in program.source
+    reads_namespace = reads_variable(program, NAMESPACE_VARIABLE)
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
+        labels = ctx.namespace_labels
+        if reads_namespace and isinstance(labels, UnknownLabels):
+            text = f"{format_message(message, ctx)} (not evaluated: {labels.describe()})"
+            return [Violation(message=text, error=True)]
         # A rule written for Pods sees the pod template of a workload as a Pod.
         as_pod = (
             ctx.pod is not None
@@ -41,7 +54,7 @@ def expression_check(
             return [Violation(message=text, error=True)]
         return [] if passed else [Violation(message=format_message(message, ctx))]
 
-    return CompiledCheck(run=run, pod_only=False)
+    return CompiledCheck(run=run, pod_only=False, reads_namespace_labels=reads_namespace)
 
 
 def _variables(
@@ -59,5 +72,5 @@ def _variables(
         "oldObject": old,
         "request": request,
         "params": params,
-        "namespaceObject": {"metadata": {"labels": dict(ctx.namespace_labels)}},
+        NAMESPACE_VARIABLE: {"metadata": {"labels": dict(ctx.namespace_labels)}},
     }

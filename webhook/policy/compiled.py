@@ -10,7 +10,7 @@ from typing import Any
 from webhook.checks.base import CompiledCheck
 from webhook.findings import Mode
 from webhook.policy.exceptions import CompiledException
-from webhook.policy.matching import Matcher
+from webhook.policy.matching import Matcher, selector_reads_labels
 
 MAX_INDEX_ENTRIES = 4096
 
@@ -53,6 +53,21 @@ class CompiledPolicy:
         return frozenset(pattern.kind for pattern in self.match.kinds)
 
 
+def reads_namespace_labels(*blocks: Matcher | None) -> bool:
+    """Whether any of the blocks has a namespace selector that depends on labels."""
+    return any(
+        block is not None and selector_reads_labels(block.namespace_selector) for block in blocks
+    )
+
+
+def policy_reads_namespace_labels(policy: CompiledPolicy) -> bool:
+    """Whether evaluating the policy may need the labels of the request's namespace."""
+    return reads_namespace_labels(policy.match, policy.exclude) or any(
+        reads_namespace_labels(rule.match, rule.exclude) or rule.check.reads_namespace_labels
+        for rule in policy.rules
+    )
+
+
 @dataclass(slots=True)
 class PolicySet:
     """An immutable set of policies; `candidates` is the index used on every request."""
@@ -62,8 +77,17 @@ class PolicySet:
     _by_kind: dict[str, tuple[CompiledPolicy, ...]] = field(default_factory=dict)
     _any_kind: tuple[CompiledPolicy, ...] = ()
     _cache: dict[tuple[str, str], tuple[CompiledPolicy, ...]] = field(default_factory=dict)
+    _label_readers: frozenset[int] = frozenset()  # ids of policies that read namespace labels
+    _exceptions_read_labels: bool = False
+    _labels_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._label_readers = frozenset(
+            id(policy) for policy in self.policies if policy_reads_namespace_labels(policy)
+        )
+        self._exceptions_read_labels = any(
+            reads_namespace_labels(exception.match) for exception in self.exceptions
+        )
         by_kind: dict[str, list[CompiledPolicy]] = {}
         any_kind: list[CompiledPolicy] = []
         for policy in self.policies:
@@ -94,6 +118,22 @@ class PolicySet:
         )
         if len(self._cache) < MAX_INDEX_ENTRIES:
             self._cache[key] = found
+        return found
+
+    def needs_namespace_labels(self, kind: str, operation: str) -> bool:
+        """Whether a request of `kind` and `operation` may need its namespace's labels: a
+        candidate policy (or an exception) has a namespace selector or reads `namespaceObject`.
+        """
+        key = (kind, operation)
+        found = self._labels_cache.get(key)
+        if found is None:
+            candidates = self.candidates(kind, operation)
+            found = bool(candidates) and (
+                self._exceptions_read_labels
+                or any(id(policy) in self._label_readers for policy in candidates)
+            )
+            if len(self._labels_cache) < MAX_INDEX_ENTRIES:
+                self._labels_cache[key] = found
         return found
 
     def names(self) -> Sequence[str]:

@@ -1,14 +1,17 @@
 """Match and exclude blocks compiled into predicates over a request; pure.
 
 Kinds are `Kind` (any API group), `group/Kind` (core group: `core/Pod` or `/Pod`) or globs.
-A policy that matches Pods also matches the pod template of every workload kind.
+A policy that matches Pods also matches the pod template of every workload kind. Namespace
+labels the caller could not get are `UnknownLabels`: a block whose answer depends on them
+decides `Match.UNKNOWN` rather than guessing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from fnmatch import fnmatchcase, translate
 
 from webhook.policy.model import LabelSelector, MatchBlock
@@ -17,6 +20,62 @@ from webhook.workload import POD_TEMPLATE_PATHS
 
 DEFAULT_OPERATIONS = frozenset({"CREATE", "UPDATE"})
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+
+
+class Match(Enum):
+    """Whether a block selects a request; UNKNOWN when that depends on unknown labels."""
+
+    NO = 0
+    YES = 1
+    UNKNOWN = 2
+
+    def __and__(self, other: Match) -> Match:
+        if self is Match.NO or other is Match.NO:
+            return Match.NO
+        return Match.YES if self is other is Match.YES else Match.UNKNOWN
+
+    def __invert__(self) -> Match:
+        if self is Match.UNKNOWN:
+            return self
+        return Match.NO if self is Match.YES else Match.YES
+
+
+class UnknownLabels(Mapping[str, str]):
+    """The labels of a namespace that could not be had, with the reason.
+
+    It reads as no labels (so code that only shows labels shows none), while selectors, and
+    checks that read the labels, answer "unknown" instead of evaluating empty labels.
+    """
+
+    __slots__ = ("namespace", "reason")
+
+    def __init__(self, namespace: str, reason: str) -> None:
+        self.namespace = namespace
+        self.reason = reason
+
+    def __getitem__(self, key: str) -> str:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnknownLabels) and (other.namespace, other.reason) == (
+            self.namespace,
+            self.reason,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.namespace, self.reason))
+
+    def __repr__(self) -> str:
+        return f"UnknownLabels({self.namespace!r}, {self.reason!r})"
+
+    def describe(self) -> str:
+        return f"the labels of namespace {self.namespace} are unknown ({self.reason})"
 
 
 def _glob(patterns: Sequence[str]) -> re.Pattern[str] | None:
@@ -54,6 +113,11 @@ def expand_pod_kinds(patterns: Sequence[KindPattern]) -> tuple[KindPattern, ...]
         return tuple(patterns)
     extra = [KindPattern(group=group, kind=kind) for group, kind in POD_TEMPLATE_PATHS]
     return tuple(dict.fromkeys([*patterns, *extra]))
+
+
+def selector_reads_labels(selector: LabelSelector | None) -> bool:
+    """Whether the selector's answer depends on labels (an empty one matches everything)."""
+    return selector is not None and bool(selector.matchLabels or selector.matchExpressions)
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
@@ -100,27 +164,29 @@ class Matcher:
     subresources: frozenset[str]
     empty: bool
 
-    def matches(
+    def decide(
         self,
         request: AdmissionRequest,
         group: str,
         kind: str,
         namespace_labels: Mapping[str, str],
-    ) -> bool:
+    ) -> Match:
+        """YES or NO; UNKNOWN only when everything else matches and the namespace selector
+        would need labels that are `UnknownLabels`."""
         if self.kinds and not any(pattern.matches(group, kind) for pattern in self.kinds):
-            return False
+            return Match.NO
         if self.operations is not None and request.operation not in self.operations:
-            return False
+            return Match.NO
         if request.subResource and not (
             "*" in self.subresources or request.subResource in self.subresources
         ):
-            return False
+            return Match.NO
         if self.namespaces is not None and not (
             request.namespace and self.namespaces.fullmatch(request.namespace)
         ):
-            return False
+            return Match.NO
         if self.names is not None and not self.names.fullmatch(request.name or ""):
-            return False
+            return Match.NO
         if self.object_selector is not None:
             old_labels = _labels_of(request.oldObject) if request.oldObject else None
             new_labels = _labels_of(request.object) if request.object else None
@@ -129,13 +195,29 @@ class Matcher:
                 labels is not None and selector_matches(self.object_selector, labels)
                 for labels in (new_labels, old_labels)
             ):
-                return False
-        if self.namespace_selector is not None:
-            if not request.namespace and kind != "Namespace":
-                return False
-            if not selector_matches(self.namespace_selector, namespace_labels):
-                return False
-        return self._subject_matches(request)
+                return Match.NO
+        if not self._subject_matches(request):
+            return Match.NO
+        selector = self.namespace_selector
+        if selector is None:
+            return Match.YES
+        if not request.namespace and kind != "Namespace":
+            return Match.NO
+        if not selector_reads_labels(selector):
+            return Match.YES
+        if isinstance(namespace_labels, UnknownLabels):
+            return Match.UNKNOWN
+        return Match.YES if selector_matches(selector, namespace_labels) else Match.NO
+
+    def matches(
+        self,
+        request: AdmissionRequest,
+        group: str,
+        kind: str,
+        namespace_labels: Mapping[str, str],
+    ) -> bool:
+        """True only when the block certainly selects the request (unknown labels: False)."""
+        return self.decide(request, group, kind, namespace_labels) is Match.YES
 
     def _subject_matches(self, request: AdmissionRequest) -> bool:
         if self.users is None and self.groups is None and self.service_accounts is None:
