@@ -97,3 +97,16 @@ def verify_one(
             await own.aclose()
 
     return asyncio.run(run())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Python 3.11's asyncio can leave a socket behind after a failed TLS handshake; the warning
+    surfaces at garbage collection in whichever registry test runs next, so it is not an error
+    of that test."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+            )
