@@ -68,3 +68,54 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+IN_CLUSTER = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "api", "detected"),
+    [
+        ([], {}, None, False),
+        ([], IN_CLUSTER, "https://10.96.0.1:443", True),
+        (
+            [],
+            {"KUBERNETES_SERVICE_HOST": "fd00:10:96::1", "KUBERNETES_SERVICE_PORT": "443"},
+            "https://[fd00:10:96::1]:443",
+            True,
+        ),
+        ([], {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, None, False),
+        (["--kube-api", "https://127.0.0.1:6443/"], IN_CLUSTER, "https://127.0.0.1:6443", False),
+        (["--kube-api", "off"], IN_CLUSTER, None, False),
+        ([], {**IN_CLUSTER, "POLICY_WEBHOOK_KUBE_API": "none"}, None, False),
+    ],
+)
+def test_the_kubernetes_api_is_found_in_a_pod_unless_set(
+    argv: list[str], environ: dict[str, str], api: str | None, detected: bool
+) -> None:
+    settings = parse(argv, environ)
+    assert (settings.kube_api, settings.kube_api_detected) == (api, detected)
+    assert settings.kube_token == Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    assert settings.kube_ca == Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+
+
+def test_the_kubernetes_api_is_reached_over_https_only() -> None:
+    with pytest.raises(SettingsError, match=r"--kube-api: invalid value 'http://10\.0\.0\.1'"):
+        parse(["--kube-api", "http://10.0.0.1"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "namespace", "signatures"),
+    [
+        (["--kube-api", "off"], 0.5, 4.0),
+        (["--kube-api", "https://k:6443"], 0.5, 3.5),
+        (["--kube-api", "https://k:6443", "--timeout-seconds", "0.6"], 0.3, 0.3),
+        (["--kube-api", "https://k", "--namespace-timeout-seconds", "1"], 1.0, 3.0),
+    ],
+)
+def test_namespace_lookups_take_their_deadline_out_of_the_budget(
+    argv: list[str], namespace: float, signatures: float
+) -> None:
+    settings = parse(argv)
+    assert settings.namespace_deadline == pytest.approx(namespace)
+    assert settings.signature_budget == pytest.approx(signatures)

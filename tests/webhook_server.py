@@ -167,10 +167,11 @@ def running_webhook(
     log: Path,
     extra: Sequence[str] = (),
     client_cert: tuple[Path, Path] | None = None,
+    wait_for: str = "/readyz",
 ) -> Iterator[WebhookServer]:
-    """Start `python -m webhook serve` on a free loopback port; stop it (SIGTERM) at the end.
-    Without a drain (`--drain-seconds 0`) unless `extra` sets one; `client_cert` is what the
-    readiness check presents (for `--client-ca`)."""
+    """Start `python -m webhook serve` on a free loopback port and wait until `wait_for`
+    answers 200; stop it (SIGTERM) at the end. Without a drain (`--drain-seconds 0`) unless
+    `extra` sets one; `client_cert` is what the readiness check presents (for `--client-ca`)."""
     port = free_port()
     command = [
         sys.executable,
@@ -194,8 +195,11 @@ def running_webhook(
         "0",
         *extra,
     ]
+    # Neither the caller's settings nor, when the tests run in a pod, its Kubernetes API.
     environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("POLICY_WEBHOOK_")
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POLICY_WEBHOOK_", "KUBERNETES_SERVICE_"))
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -205,7 +209,7 @@ def running_webhook(
         process=process, port=port, certificates=certificates, log=log, client_cert=client_cert
     )
     try:
-        _wait_ready(server)
+        _wait_ready(server, wait_for)
         yield server
     finally:
         process.terminate()
@@ -216,14 +220,14 @@ def running_webhook(
             process.wait()
 
 
-def _wait_ready(server: WebhookServer) -> None:
+def _wait_ready(server: WebhookServer, path: str = "/readyz") -> None:
     deadline = time.monotonic() + START_TIMEOUT
     with server.client() as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
                 raise RuntimeError(f"the webhook exited early:\n{server.log.read_text()}")
             try:
-                if client.get("/readyz").status_code == 200:
+                if client.get(path).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -7,7 +7,10 @@ PolicyWebhookError
 ├── DesiredStateError    the directory of rendered manifests (desired state) cannot be loaded
 ├── ReviewError          an AdmissionReview body is malformed (the caller's error: HTTP 400)
 ├── CertificateError     a certificate or key file is unreadable or does not match
-└── SettingsError        a flag or environment variable of `serve` has an invalid value
+├── SettingsError        a flag or environment variable of `serve` has an invalid value
+├── KubeConfigError      the service account token or the cluster CA cannot be read
+└── KubeApiError         the Kubernetes API answered with an error Status or a malformed body
+    └── ExpiredError     410: the resource version asked for is too old (list again)
 """
 
 from __future__ import annotations
@@ -82,3 +85,23 @@ class CertificateError(PolicyWebhookError):
 
 class SettingsError(PolicyWebhookError):
     """A setting (flag or environment variable) has an invalid value."""
+
+
+class KubeConfigError(PolicyWebhookError):
+    """The credentials for the Kubernetes API (token file, CA bundle) cannot be read."""
+
+
+class KubeApiError(PolicyWebhookError):
+    """The Kubernetes API answered with an error Status (code, reason, message) or with a
+    body that is not what was asked for (code 0)."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        status = f"HTTP {code} {reason}" if code else reason
+        super().__init__(f"{status}: {message}" if message else status)
+
+
+class ExpiredError(KubeApiError):
+    """410 Gone / Expired: the resource version is too old; the client must list again."""

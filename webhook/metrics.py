@@ -174,6 +174,32 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.namespace_lookups = Counter(
+            f"{PREFIX}_namespace_lookups",
+            "Namespace label lookups for namespaceSelector, by answer (cache, api: a GET on a "
+            "miss, unknown: no labels in time, so selector-dependent rules fail closed).",
+            ["answer"],
+            registry=r,
+        )
+        self.namespace_lists = Counter(
+            f"{PREFIX}_namespace_lists",
+            "Full lists of the namespaces from the Kubernetes API, by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
+        self.namespace_watch_errors = Counter(
+            f"{PREFIX}_namespace_watch_errors",
+            "Namespace watches that ended with an error, by reason (expired: 410, listed "
+            "again; error: reconnected after a backoff).",
+            ["reason"],
+            registry=r,
+        )
+        self.namespaces_known = Gauge(
+            f"{PREFIX}_namespaces_known",
+            "Namespaces whose labels the worker knows (from the list and watch).",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
         self._pending_rules: dict[tuple[str, str, Mode, Result], int] = {}

@@ -31,7 +31,9 @@ from uvicorn.server import ServerState
 from webhook.app import create_app
 from webhook.desired.serving import DesiredStateReloader, with_preloads
 from webhook.engine import evaluate
-from webhook.errors import CertificateError, PolicySetError
+from webhook.errors import CertificateError, KubeConfigError, PolicySetError
+from webhook.kube.namespaces import ApiNamespaces
+from webhook.kube.source import checked_kube_api, namespace_source
 from webhook.lookups import SignatureLookup, lookup_deadline
 from webhook.metrics import Metrics, shared_metrics, worker_exited
 from webhook.policy.compiled import PolicySet
@@ -159,43 +161,50 @@ def build_worker(
         paths=settings.policies, store=store, metrics=metrics, seen=loaded_from
     )
     verifier = RegistryVerifier(
-        settings=VerifierSettings(request_timeout=lookup_deadline(settings.timeout_seconds))
+        settings=VerifierSettings(request_timeout=lookup_deadline(settings.signature_budget))
     )
-    lookup = SignatureLookup(verifier=verifier, budget=settings.timeout_seconds, metrics=metrics)
+    lookup = SignatureLookup(verifier=verifier, budget=settings.signature_budget, metrics=metrics)
     desired = DesiredStateReloader(policies=store, metrics=metrics)
     desired.load()
     drain = Drain()
+    namespaces, kube = namespace_source(settings, metrics)
     app = create_app(
         settings=settings,
         policies=store,
         metrics=metrics,
+        namespaces=namespaces,
         evaluate=with_preloads(evaluate, desired.lookups),
         ready=lambda: certificates.ready() and not drain.active,
         lookup=lookup,
         in_flight=in_flight,
     )
 
-    async def reload_loop() -> None:
-        await watch(
-            policies=policies,
-            certificates=certificates,
-            desired=desired,
-            interval=settings.reload_interval,
-        )
-
     async def background() -> None:
-        if metrics.multiprocess:  # another worker may render: hand counts over periodically
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(reload_loop())
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                watch(
+                    policies=policies,
+                    certificates=certificates,
+                    desired=desired,
+                    interval=settings.reload_interval,
+                )
+            )
+            if metrics.multiprocess:  # another worker may render: hand counts over periodically
                 tasks.create_task(flush_loop(metrics, settings.reload_interval))
-        else:
-            await reload_loop()
+            if isinstance(namespaces, ApiNamespaces):
+                tasks.create_task(namespaces.run())
+
+    async def close() -> None:
+        # Their connections belong to the worker's event loop.
+        await verifier.aclose()
+        if kube is not None:
+            await kube.aclose()
 
     return Worker(
         app=app,
         context=lambda: certificates.context,
         background=background,
-        close=verifier.aclose,  # its connections belong to the worker's event loop
+        close=close,
         drain=drain,
     )
 
@@ -281,6 +290,10 @@ def run(settings: Settings) -> int:
         loaded_from = policy_fingerprint(settings.policies)
         initial = load_policy_set(settings.policies)
         server_context(settings.tls_cert, settings.tls_key, client_ca=settings.client_ca)
+        settings = checked_kube_api(settings)
+    except KubeConfigError as error:
+        LOG.error("cannot use the Kubernetes API", extra={"fields": {"error": str(error)}})
+        return EXIT_BAD_INPUT
     except PolicySetError as error:
         for item in error.errors:
             LOG.error("invalid policy", extra={"fields": {"error": str(item)}})
@@ -298,6 +311,7 @@ def run(settings: Settings) -> int:
                 "policies": list(initial.names()),
                 "excluded_namespaces": sorted(settings.excluded),
                 "failure_mode": settings.failure_mode.value,
+                "namespace_labels": settings.kube_api or "admitted Namespaces only",
             }
         },
     )

@@ -1,7 +1,8 @@
 """The webhook's settings: one frozen object built from flags, then environment, then defaults.
 
 Nothing else in the package reads os.environ. Every flag `--some-name` has the environment
-variable `POLICY_WEBHOOK_SOME_NAME`; lists in variables are comma-separated.
+variable `POLICY_WEBHOOK_SOME_NAME`; lists in variables are comma-separated. In a pod,
+`--kube-api` defaults to the API server that KUBERNETES_SERVICE_HOST/PORT name.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 # Requests a worker holds at once (read, not yet answered); more are shed at once with the
 # failure mode's answer, so an overload never turns into the API server's timeouts.
 DEFAULT_MAX_IN_FLIGHT = 512
+# Where kubelet mounts the pod's service account token (a bound token that it rotates) and
+# the cluster's CA bundle.
+SERVICE_ACCOUNT_DIRECTORY = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+# Off switch of --kube-api (e.g. in a cluster, without RBAC to read namespaces).
+KUBE_API_OFF = ("off", "none", "")
 
 
 class FailureMode(StrEnum):
@@ -58,10 +64,31 @@ class Settings:
     workers: int = 1  # server processes; one per core the webhook may use
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT  # per worker; excess requests are shed
     log_level: str = "info"
+    # The Kubernetes API that namespace labels come from (LIST + WATCH, GET on a miss); None:
+    # only the labels of Namespaces this process admitted are known.
+    kube_api: str | None = None
+    kube_api_detected: bool = False  # kube_api comes from KUBERNETES_SERVICE_HOST/PORT
+    kube_token: Path = SERVICE_ACCOUNT_DIRECTORY / "token"
+    kube_ca: Path = SERVICE_ACCOUNT_DIRECTORY / "ca.crt"
+    namespace_timeout_seconds: float = 0.5  # at most half of timeout_seconds (see below)
     excluded: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "excluded", frozenset((*self.exclude_namespaces, self.namespace)))
+
+    @property
+    def namespace_deadline(self) -> float:
+        """Seconds a namespace lookup on a cache miss may take: taken out of the budget of
+        lookups before evaluation, so at most half of it."""
+        return min(self.namespace_timeout_seconds, self.timeout_seconds / 2)
+
+    @property
+    def signature_budget(self) -> float:
+        """Seconds left for signature lookups after a namespace lookup that took its whole
+        deadline (the whole budget when no Kubernetes API is used)."""
+        if self.kube_api is None:
+            return self.timeout_seconds
+        return self.timeout_seconds - self.namespace_deadline
 
     @property
     def own_user(self) -> str:
@@ -103,6 +130,24 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise ValueError(f"{value} is negative")
     return value
+
+
+def _api_url(text: str) -> str | None:
+    if text.strip().lower() in KUBE_API_OFF:
+        return None
+    url = text.strip().rstrip("/")
+    if not url.startswith("https://") or len(url) <= len("https://"):
+        raise ValueError("the Kubernetes API is reached over HTTPS: give https://HOST[:PORT]")
+    return url
+
+
+def in_cluster_api(environ: Mapping[str, str]) -> str | None:
+    """The API server's URL inside a pod (from the variables kubelet sets), else None."""
+    host = environ.get("KUBERNETES_SERVICE_HOST", "").strip()
+    port = environ.get("KUBERNETES_SERVICE_PORT", "").strip()
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def _log_level(text: str) -> str:
@@ -163,6 +208,21 @@ OPTIONS = (
     Option("log_level", _log_level, "debug, info, warning or error"),
     Option("workers", _positive_int, "server processes, one per core (default 1)"),
     Option(
+        "kube_api",
+        _api_url,
+        "Kubernetes API for namespace labels (default in a pod: "
+        "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; off: none)",
+        metavar="URL",
+    ),
+    Option("kube_token", Path, "service account token, re-read when it changes", metavar="FILE"),
+    Option("kube_ca", Path, "CA bundle the Kubernetes API is verified with", metavar="FILE"),
+    Option(
+        "namespace_timeout_seconds",
+        _positive_float,
+        "deadline of a namespace lookup on a cache miss (default 0.5; at most half of "
+        "--timeout-seconds, which it is taken from)",
+    ),
+    Option(
         "max_in_flight",
         _positive_int,
         f"requests a worker holds at once; more are shed (default {DEFAULT_MAX_IN_FLIGHT})",
@@ -184,7 +244,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_arguments(arguments: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
-    """Settings from parsed flags, then `environ`; raises SettingsError naming the bad value."""
+    """Settings from parsed flags, then `environ` (also KUBERNETES_SERVICE_HOST/PORT for the
+    API when `--kube-api` is not given); raises SettingsError naming the bad value."""
     values: dict[str, Any] = {}
     for option in OPTIONS:
         given: list[str] | str | None = getattr(arguments, option.name, None)
@@ -200,4 +261,8 @@ def from_arguments(arguments: argparse.Namespace, environ: Mapping[str, str]) ->
                 values[option.name] = option.parse(given)
         except ValueError as error:
             raise SettingsError(f"{source}: invalid value {given!r}: {error}") from None
+    if "kube_api" not in values:
+        detected = in_cluster_api(environ)
+        if detected is not None:
+            values["kube_api"], values["kube_api_detected"] = detected, True
     return Settings(**values)

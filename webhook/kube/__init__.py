@@ -1,0 +1,1 @@
+"""The Kubernetes API, for the labels of namespaces: a small client and the namespace source."""
