@@ -35,8 +35,6 @@ from webhook.signatures.api import (
     SignatureResult,
     Signer,
 )
-from webhook.signatures.keys import load_public_key, read_public_key_file
-from webhook.signatures.trust import read_trusted_root
 from webhook.workload import Container
 
 JSONObject = dict[str, Any]
@@ -111,6 +109,9 @@ def _path(base: Path, value: str) -> Path:
 
 
 def _signers(params: ImageSignaturesParams, base: Path) -> tuple[Signer, ...]:
+    # cryptography is imported only when a policy lists keys.
+    from webhook.signatures.keys import load_public_key, read_public_key_file
+
     signers: list[Signer] = []
     for index, key in enumerate(params.keys):
         if key.file is not None:
@@ -151,13 +152,18 @@ def short_digest(digest: str | None) -> str:
 
 def compile_signatures(source: CompileInput[ImageSignaturesParams]) -> CompiledCheck:
     params, base = source.params, source.source_dir
+    signers = _signers(params, base)
+    trusted_root = None
+    if params.trustedRoot:
+        # sigstore is imported only when a policy names a trusted root.
+        from webhook.signatures.trust import read_trusted_root
+
+        trusted_root = read_trusted_root(_path(base, params.trustedRoot))
     requirement = Requirement(
-        signers=_signers(params, base),
+        signers=signers,
         required=params.required,
         rekor=RekorPolicy(params.rekor),
-        trusted_root=read_trusted_root(_path(base, params.trustedRoot))
-        if params.trustedRoot
-        else None,
+        trusted_root=trusted_root,
     )
     registries = RegistryOptions(
         insecure=tuple(params.registries.insecure),

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from webhook import tls
 from webhook.cabundle import CABundleError, fill_ca_bundle
 from webhook.yamldoc import YAMLDocumentError, iter_documents
 
@@ -29,7 +28,7 @@ def register(subcommands: Any) -> None:
     parser.add_argument("--namespace", required=True, metavar="NS", help="its namespace")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument(
-        "--days", type=int, default=tls.DEFAULT_DAYS, help="validity of the serving certificate"
+        "--days", type=int, default=None, help="validity of the serving certificate"
     )
     parser.add_argument(
         "--keep-existing",
@@ -47,7 +46,11 @@ def register(subcommands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    if arguments.days < 1:
+    # cryptography is imported only by the commands that make or load certificates.
+    from webhook import tls
+
+    days: int = tls.DEFAULT_DAYS if arguments.days is None else arguments.days
+    if days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     manifests: list[Any] = []
@@ -64,7 +67,7 @@ def run(arguments: argparse.Namespace) -> int:
         return _render_webhooks(arguments, manifests)
     ca = tls.generate_ca(common_name=f"{arguments.service}.{arguments.namespace} webhook CA")
     serving = tls.generate_serving_certificate(
-        ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES, days=arguments.days
+        ca, dns_names=names, ip_addresses=tls.LOCAL_ADDRESSES, days=days
     )
     try:
         tls.write_bundle(out, ca=ca, serving=serving)
@@ -84,6 +87,8 @@ def _render_webhooks(arguments: argparse.Namespace, manifests: list[Any]) -> int
     """Write DIR/webhooks.yaml when --render-webhooks was given; 0 or EXIT_BAD_INPUT."""
     if arguments.render_webhooks is None:
         return 0
+    from webhook import tls
+
     out: Path = arguments.out
     try:
         rendered = fill_ca_bundle(

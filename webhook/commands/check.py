@@ -17,7 +17,7 @@ from webhook.errors import PolicySetError
 from webhook.policy.loader import load_policy_set
 from webhook.report import RENDERERS, RenderOptions, annotation_lines
 from webhook.signatures.api import Outcome, SignatureResult, SkipVerification, Verifier
-from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
+from webhook.signatures.ondemand import OnDemandRegistryVerifier
 
 DEFAULT_POLICIES = "policies"
 DEFAULT_OUTPUT = "text"
@@ -107,9 +107,7 @@ def check(settings: CheckSettings) -> int:
         return EXIT_BAD_INPUT
     started = datetime.now(UTC)
     verifier: Verifier = (
-        RegistryVerifier(
-            settings=VerifierSettings(request_timeout=min(settings.signature_timeout, 10.0))
-        )
+        OnDemandRegistryVerifier(request_timeout=min(settings.signature_timeout, 10.0))
         if settings.verify_signatures
         else SkipVerification()
     )

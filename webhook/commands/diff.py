@@ -13,7 +13,7 @@ from webhook.impact import RENDERERS, run_diff
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.signatures.api import SkipVerification, Verifier
-from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
+from webhook.signatures.ondemand import OnDemandRegistryVerifier
 
 DEFAULT_SIGNATURE_TIMEOUT = 30.0
 
@@ -77,7 +77,7 @@ def run(arguments: argparse.Namespace) -> int:
     verifier: Verifier = (
         SkipVerification()
         if arguments.skip_signatures
-        else RegistryVerifier(settings=VerifierSettings(request_timeout=min(timeout, 10.0)))
+        else OnDemandRegistryVerifier(request_timeout=min(timeout, 10.0))
     )
     report = run_diff(
         arguments.paths,

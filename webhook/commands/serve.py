@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from webhook import logs, server, settings
+from webhook import settings
 from webhook.errors import SettingsError
 
 EXIT_BAD_INPUT = 2
@@ -26,6 +26,9 @@ def register(subcommands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    # The server stack (FastAPI, uvicorn, TLS) is imported only by the command that serves.
+    from webhook import logs, server
+
     try:
         chosen = settings.from_arguments(arguments, os.environ)
     except SettingsError as error:

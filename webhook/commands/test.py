@@ -8,11 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from webhook.policytest.junit import render_junit
-from webhook.policytest.report import render_text
-from webhook.policytest.runner import EXIT_BAD_INPUT, run_tests
-
 DEFAULT_PATH = "policies"
+EXIT_BAD_INPUT = 2
 
 
 def register(subcommands: Any) -> None:
@@ -33,6 +30,11 @@ def register(subcommands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    # Imported here, like every command's own stack, so other commands do not load it.
+    from webhook.policytest.junit import render_junit
+    from webhook.policytest.report import render_text
+    from webhook.policytest.runner import run_tests
+
     report = run_tests(arguments.paths or [DEFAULT_PATH], today=datetime.now(UTC).date())
     sys.stdout.write(render_text(report))
     for error in report.errors:
