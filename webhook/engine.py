@@ -129,6 +129,17 @@ def evaluate_rule(
     violations = rule.check.run(context)
     if not violations:
         return [_outcome(policy.name, rule.name, rule.mode, Result.PASS)]
+    return _violation_findings(policy, rule, violations, context, applies)
+
+
+def _violation_findings(
+    policy: CompiledPolicy,
+    rule: CompiledRule,
+    violations: Sequence[Violation],
+    context: EvaluationContext,
+    applies: Match,
+) -> list[Finding]:
+    """One finding per violation of a rule that applies (YES) or may apply (UNKNOWN)."""
     unknown = context.namespace_labels if applies is Match.UNKNOWN else None
     findings = []
     for violation in violations:
@@ -153,6 +164,33 @@ def evaluate_rule(
             )
         )
     return findings
+
+
+def _evaluate_selected(
+    policy: CompiledPolicy, context: EvaluationContext, findings: list[Finding]
+) -> None:
+    """Append the findings of every rule of a policy that certainly selects the request.
+
+    The same as `evaluate_rule` on each rule with `selected=Match.YES`; a rule without a
+    match or exclude block of its own costs only its check's scope and its run.
+    """
+    no_pod = context.pod is None
+    offline = context.offline
+    append = findings.append
+    for outcomes in policy.outcomes:
+        rule = outcomes.rule
+        if rule.scoped:
+            findings.extend(evaluate_rule(policy, rule, context))
+            continue
+        check = rule.check
+        if (check.pod_only and no_pod) or (check.offline_only and not offline):
+            append(outcomes.skipped)
+            continue
+        violations = check.run(context)
+        if violations:
+            findings.extend(_violation_findings(policy, rule, violations, context, Match.YES))
+        else:
+            append(outcomes.passed)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -195,6 +233,9 @@ def evaluate(
     )
     findings: list[Finding] = []
     for policy, selected in selected_policies(context, policies):
+        if selected is Match.YES:
+            _evaluate_selected(policy, context, findings)
+            continue
         for rule in policy.rules:
             findings.extend(evaluate_rule(policy, rule, context, selected=selected))
     if today is not None and policies.exceptions:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from webhook.checks.base import CompiledCheck
-from webhook.findings import Mode
+from webhook.findings import Finding, Mode, Result
 from webhook.policy.exceptions import CompiledException
 from webhook.policy.matching import Matcher, selector_reads_labels
 
@@ -25,6 +25,22 @@ class CompiledRule:
     match: Matcher | None
     exclude: Matcher | None
     summary: str = ""  # what the rule requires, for reports (the check's summary, or the CEL)
+    # Whether the rule narrows its policy's selection with a match or exclude block of its
+    # own; most rules do not, and the engine then only asks the check's scope.
+    scoped: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        excludes = self.exclude is not None and not self.exclude.empty
+        object.__setattr__(self, "scoped", self.match is not None or excludes)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcomes:
+    """A rule with its PASS and SKIP findings, built once: they are the same on every request."""
+
+    rule: CompiledRule
+    passed: Finding
+    skipped: Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,18 @@ class CompiledPolicy:
     mutations: tuple[CompiledMutation, ...]
     source: str  # file the policy came from
     line: int
+    outcomes: tuple[RuleOutcomes, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        outcomes = tuple(
+            RuleOutcomes(
+                rule=rule,
+                passed=Finding(self.name, rule.name, rule.mode, Result.PASS),
+                skipped=Finding(self.name, rule.name, rule.mode, Result.SKIP),
+            )
+            for rule in self.rules
+        )
+        object.__setattr__(self, "outcomes", outcomes)
 
     @property
     def kind_keys(self) -> frozenset[str] | None:
