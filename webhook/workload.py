@@ -27,6 +27,8 @@ POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
 }
 POD_KINDS = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+_LIST_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+_EMPTY: JSONObject = {}  # what a missing securityContext reads as; never written to
 
 
 def escape_pointer(key: str) -> str:
@@ -42,20 +44,17 @@ class Container:
     list_name: str  # containers | initContainers | ephemeralContainers
     path: str
     spec: JSONObject
+    # `spec.securityContext` when it is an object, else an empty one (read once, for the
+    # many checks that look at it).
+    security_context: JSONObject
 
     def field_path(self, *keys: str) -> str:
         return "/".join((self.path, *(escape_pointer(key) for key in keys)))
 
     @property
-    def security_context(self) -> JSONObject:
-        value = self.spec.get("securityContext")
-        return value if isinstance(value, dict) else {}
-
-    @property
     def label(self) -> str:
         """How a message names the container: `container "api"` or `init container "setup"`."""
-        prefix = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
-        return f'{prefix.get(self.list_name, "container")} "{self.name}"'
+        return f'{_LIST_LABELS.get(self.list_name, "container")} "{self.name}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +66,10 @@ class PodView:
     metadata_path: str
     spec_path: str
     containers: tuple[Container, ...]
+    security_context: JSONObject  # `spec.securityContext` when it is an object, else empty
 
     def field_path(self, *keys: str) -> str:
         return "/".join((self.spec_path, *(escape_pointer(key) for key in keys)))
-
-    @property
-    def security_context(self) -> JSONObject:
-        value = self.spec.get("securityContext")
-        return value if isinstance(value, dict) else {}
 
     def as_pod(self, namespace: str) -> JSONObject:
         """A Pod-shaped object for CEL rules written for Pods."""
@@ -117,6 +112,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
                         list_name=list_name,
                         path=f"{spec_path}/{list_name}/{index}",
                         spec=entry,
+                        security_context=_object_at(entry, "securityContext"),
                     )
                 )
     return PodView(
@@ -125,4 +121,10 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         metadata_path=f"{base}/metadata",
         spec_path=spec_path,
         containers=tuple(containers),
+        security_context=_object_at(spec, "securityContext"),
     )
+
+
+def _object_at(node: JSONObject, key: str) -> JSONObject:
+    value = node.get(key)
+    return value if isinstance(value, dict) else _EMPTY

@@ -77,8 +77,10 @@ _SYSCTLS_FIX = f"use only the namespaced sysctls {', '.join(sorted(SAFE_SYSCTLS)
 def capabilities_baseline(pod: PodView) -> list[Violation]:
     violations = []
     for container in pod.containers:
-        added = items(child(container.security_context, "capabilities"), "add")
-        for index, capability in enumerate(added):
+        capabilities = container.security_context.get("capabilities")
+        if not isinstance(capabilities, dict):
+            continue
+        for index, capability in enumerate(items(capabilities, "add")):
             if not one_of(capability, BASELINE_CAPABILITIES):
                 violations.append(
                     container_violation(
@@ -142,6 +144,9 @@ def se_linux_options(pod: PodView) -> list[Violation]:
         for key, problem, fix in _selinux_violations(pod.security_context.get("seLinuxOptions"))
     ]
     for container in pod.containers:
+        options = container.security_context.get("seLinuxOptions")
+        if not options:
+            continue
         violations.extend(
             container_violation(
                 container,
@@ -149,9 +154,7 @@ def se_linux_options(pod: PodView) -> list[Violation]:
                 problem,
                 fix,
             )
-            for key, problem, fix in _selinux_violations(
-                container.security_context.get("seLinuxOptions")
-            )
+            for key, problem, fix in _selinux_violations(options)
         )
     return violations
 

@@ -109,16 +109,16 @@ def check_security_context_values(
     violations = []
     profile = pod.security_context.get(key)
     if profile is not None:
-        kind = child(pod.security_context, key).get("type", "")
+        kind = profile.get("type", "") if isinstance(profile, dict) else ""
         if not one_of(kind, allowed):
             path = pod.field_path("securityContext", key, "type")
             violations.append(pod_violation(path, f"sets {what} type {show(kind)}", fix))
     for container in pod.containers:
-        security = container.security_context
-        if security.get(key) is None:
+        profile = container.security_context.get(key)
+        if profile is None:
             continue
-        kind = child(security, key).get("type", "")
-        if not one_of(kind, allowed):
+        kind = profile.get("type", "") if isinstance(profile, dict) else ""
+        if not (isinstance(kind, str) and kind in allowed):
             path = container.field_path("securityContext", key, "type")
             violations.append(
                 container_violation(container, path, f"sets {what} type {show(kind)}", fix)

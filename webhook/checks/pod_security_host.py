@@ -16,7 +16,7 @@ from webhook.checks.pod_security_common import (
     show,
 )
 from webhook.findings import Violation
-from webhook.workload import PodView
+from webhook.workload import Container, JSONObject, PodView
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
@@ -62,7 +62,10 @@ def host_path_volumes(pod: PodView) -> list[Violation]:
 def host_ports(pod: PodView) -> list[Violation]:
     violations = []
     for container in pod.containers:
-        for index, port in enumerate(items(container.spec, "ports")):
+        ports = container.spec.get("ports")
+        if not isinstance(ports, list):
+            continue
+        for index, port in enumerate(ports):
             host_port = port.get("hostPort") if isinstance(port, dict) else None
             if host_port is not None and host_port != 0:
                 violations.append(
@@ -87,42 +90,53 @@ def windows_host_process(pod: PodView) -> list[Violation]:
                 fix,
             )
         )
-    violations.extend(
-        container_violation(
-            container,
-            container.field_path("securityContext", "windowsOptions", "hostProcess"),
-            "is a Windows HostProcess container (hostProcess: true)",
-            fix,
-        )
-        for container in pod.containers
-        if child(container.security_context, "windowsOptions").get("hostProcess") is True
-    )
+    for container in pod.containers:
+        options = container.security_context.get("windowsOptions")
+        if isinstance(options, dict) and options.get("hostProcess") is True:
+            violations.append(
+                container_violation(
+                    container,
+                    container.field_path("securityContext", "windowsOptions", "hostProcess"),
+                    "is a Windows HostProcess container (hostProcess: true)",
+                    fix,
+                )
+            )
     return violations
 
 
 def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
-    violations = []
+    violations: list[Violation] = []
     for container in pod.containers:
         spec = container.spec
-        handlers = [(probe, child(spec, probe)) for probe in PROBES]
-        lifecycle = child(spec, "lifecycle")
-        handlers += [(f"lifecycle/{name}", child(lifecycle, name)) for name in LIFECYCLE_HANDLERS]
-        for where, handler in handlers:
-            if not handler:
-                continue
-            for action in HOST_ACTIONS:
-                host = child(handler, action).get("host")
-                if host is not None and host != "":
-                    path = container.field_path(*where.split("/"), action, "host")
-                    violations.append(
-                        container_violation(
-                            container,
-                            path,
-                            f"sends its {where.replace('/', ' ')} {action} to host {show(host)}",
-                            "remove host (the check then targets the pod's own IP)",
-                        )
-                    )
+        for probe in PROBES:
+            handler = spec.get(probe)
+            if handler and isinstance(handler, dict):
+                _check_handler_hosts(container, (probe,), handler, violations)
+        lifecycle = spec.get("lifecycle")
+        if lifecycle and isinstance(lifecycle, dict):
+            for name in LIFECYCLE_HANDLERS:
+                handler = lifecycle.get(name)
+                if handler and isinstance(handler, dict):
+                    _check_handler_hosts(container, ("lifecycle", name), handler, violations)
     return violations
+
+
+def _check_handler_hosts(
+    container: Container, where: tuple[str, ...], handler: JSONObject, found: list[Violation]
+) -> None:
+    """Append a violation for each action of one probe or lifecycle handler that sets a host."""
+    for action in HOST_ACTIONS:
+        target = handler.get(action)
+        host = target.get("host") if isinstance(target, dict) else None
+        if host is not None and host != "":
+            found.append(
+                container_violation(
+                    container,
+                    container.field_path(*where, action, "host"),
+                    f"sends its {' '.join(where)} {action} to host {show(host)}",
+                    "remove host (the check then targets the pod's own IP)",
+                )
+            )
 
 
 DEFINITIONS: list[CheckDefinition[NoParams]] = [

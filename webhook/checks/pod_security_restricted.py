@@ -59,6 +59,7 @@ RESTRICTED_VOLUMES = (
 SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 RESTRICTED_ADD_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 
+_ALLOWED = frozenset(ALLOWED_VOLUMES)
 _VOLUMES_FIX = f"use only the volume types {', '.join(ALLOWED_VOLUMES)}"
 _SECCOMP_FIX = "set RuntimeDefault or Localhost"
 
@@ -68,7 +69,7 @@ def restricted_volumes(pod: PodView) -> list[Violation]:
     for index, volume in enumerate(items(pod.spec, "volumes")):
         if not isinstance(volume, dict):
             continue
-        if any(volume.get(key) is not None for key in ALLOWED_VOLUMES):
+        if any(volume[key] is not None for key in _ALLOWED.intersection(volume)):
             continue
         source = next((key for key in RESTRICTED_VOLUMES if volume.get(key) is not None), None)
         if source is None:
@@ -124,14 +125,16 @@ def run_as_non_root(pod: PodView) -> list[Violation]:
         )
     for container in pod.containers:
         value = container.security_context.get("runAsNonRoot")
+        if value is True:
+            continue
         path = container.field_path("securityContext", "runAsNonRoot")
-        if value is not None and value is not True:
+        if value is not None:
             violations.append(
                 container_violation(
                     container, path, f"sets runAsNonRoot {show(value)}", "set runAsNonRoot: true"
                 )
             )
-        elif value is None and pod_value is not True:
+        elif pod_value is not True:
             violations.append(
                 container_violation(
                     container,
@@ -159,16 +162,18 @@ def run_as_user(pod: PodView) -> list[Violation]:
                 pod.field_path("securityContext", "runAsUser"), "runs as root (runAsUser: 0)", fix
             )
         )
-    violations.extend(
-        container_violation(
-            container,
-            container.field_path("securityContext", "runAsUser"),
-            "runs as root (runAsUser: 0)",
-            fix,
-        )
-        for container in pod.containers
-        if _is_root(container.security_context.get("runAsUser"))
-    )
+    for container in pod.containers:
+        user = container.security_context.get("runAsUser")
+        # `== 0` first: cheap, and true of every root value (which `_is_root` narrows down).
+        if user == 0 and _is_root(user):
+            violations.append(
+                container_violation(
+                    container,
+                    container.field_path("securityContext", "runAsUser"),
+                    "runs as root (runAsUser: 0)",
+                    fix,
+                )
+            )
     return violations
 
 
@@ -180,7 +185,7 @@ def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
     pod_profile = pod.security_context.get("seccompProfile")
     pod_set = False
     if pod_profile is not None:
-        kind = child(pod.security_context, "seccompProfile").get("type", "")
+        kind = pod_profile.get("type", "") if isinstance(pod_profile, dict) else ""
         pod_set = one_of(kind, SECCOMP_TYPES)
         if not pod_set:
             violations.append(
@@ -191,10 +196,10 @@ def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
                 )
             )
     for container in pod.containers:
-        security = container.security_context
-        if security.get("seccompProfile") is not None:
-            kind = child(security, "seccompProfile").get("type", "")
-            if not one_of(kind, SECCOMP_TYPES):
+        profile = container.security_context.get("seccompProfile")
+        if profile is not None:
+            kind = profile.get("type", "") if isinstance(profile, dict) else ""
+            if not (isinstance(kind, str) and kind in SECCOMP_TYPES):
                 violations.append(
                     container_violation(
                         container,
@@ -222,7 +227,8 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
     violations = []
     for container in pod.containers:
         capabilities = child(container.security_context, "capabilities")
-        if "ALL" not in items(capabilities, "drop"):
+        dropped = capabilities.get("drop")
+        if not (isinstance(dropped, list) and "ALL" in dropped):
             violations.append(
                 container_violation(
                     container,
@@ -231,7 +237,10 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
                     'set securityContext.capabilities.drop: ["ALL"]',
                 )
             )
-        for index, capability in enumerate(items(capabilities, "add")):
+        added = capabilities.get("add")
+        if not added or not isinstance(added, list):
+            continue
+        for index, capability in enumerate(added):
             if not one_of(capability, RESTRICTED_ADD_CAPABILITIES):
                 violations.append(
                     container_violation(
