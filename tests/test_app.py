@@ -104,6 +104,38 @@ def test_a_lookup_past_its_deadline_is_an_internal_error(policies: PolicySet) ->
     assert "TimeoutError" in response["status"]["message"]
 
 
+class _UnwantedLookup:
+    """A lookup that says no request needs it, and would run past any deadline if called."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool:
+        self.asked.append(request.uid)
+        return False
+
+    async def __call__(
+        self,
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]:
+        await asyncio.sleep(30)
+        return {}
+
+
+def test_a_lookup_that_is_not_wanted_is_not_called(policies: PolicySet) -> None:
+    lookup = _UnwantedLookup()
+    settings = Settings(timeout_seconds=0.05)
+    app = create_app(settings=settings, policies=policies, lookup=lookup)
+    body = review_body(wrap("Pod", pod_spec()))
+    response = call(app, "/validate", body).json()["response"]
+    assert response["allowed"] is False  # denied by the policy, not by a timeout
+    assert "TimeoutError" not in response["status"]["message"]
+    assert lookup.asked == [json.loads(body)["request"]["uid"]]
+
+
 def test_lookup_results_reach_the_evaluation(policies: PolicySet) -> None:
     seen: list[Mapping[Any, Any] | None] = []
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -72,6 +72,18 @@ class Lookup(Protocol):
     ) -> Mapping[Any, Any]: ...
 
 
+@runtime_checkable
+class SelectiveLookup(Lookup, Protocol):
+    """A lookup that tells, without I/O, whether a request needs it at all (a request that does
+    not skips the call and its deadline)."""
+
+    def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool: ...
+
+
+def _always(request: AdmissionRequest, policies: PolicySet) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
@@ -111,6 +123,7 @@ class Admission:
         self.evaluate = evaluate
         self.mutate = mutate
         self.lookup = lookup
+        self._lookup_wanted = lookup.wanted if isinstance(lookup, SelectiveLookup) else _always
 
     async def validate(self, body: bytes) -> Reply:
         return await self._answer(body, "validate", self._validate)
@@ -209,7 +222,7 @@ class Admission:
         request = review.request
         labels = await self._namespace_labels(request, policies)
         lookups: Mapping[Any, Any] | None = None
-        if self.lookup is not None:
+        if self.lookup is not None and self._lookup_wanted(request, policies):
             async with asyncio.timeout(self.settings.timeout_seconds):
                 lookups = await self.lookup(request, policies, namespace_labels=labels)
         # PolicyExceptions apply through their expiry date, in UTC.

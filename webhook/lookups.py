@@ -34,6 +34,15 @@ class SignatureLookup:
         self.timeout = lookup_deadline(budget)
         self.metrics = metrics
 
+    def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool:
+        """Whether a policy that may match the request has a rule that looks images up (cheap:
+        no matching done)."""
+        return any(
+            rule.check.lookups is not None
+            for policy in policies.candidates(request.kind.kind, request.operation)
+            for rule in policy.rules
+        )
+
     async def __call__(
         self,
         request: AdmissionRequest,
@@ -41,6 +50,8 @@ class SignatureLookup:
         *,
         namespace_labels: Mapping[str, str] | None = None,
     ) -> Mapping[Any, Any]:
+        if not self.wanted(request, policies):
+            return {}
         started = time.perf_counter()
         answers = await gather_lookups(
             request,
