@@ -14,6 +14,7 @@ from typing import Any
 
 from webhook.dryrun import EXIT_BAD_INPUT, run_check
 from webhook.errors import PolicySetError
+from webhook.gcpause import collector_paused
 from webhook.policy.loader import load_policy_set
 from webhook.report import RENDERERS, RenderOptions, annotation_lines
 from webhook.signatures.api import Outcome, SignatureResult, SkipVerification, Verifier
@@ -95,7 +96,8 @@ def register(subcommands: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     settings = CheckSettings.from_arguments(arguments, environ=os.environ, cwd=Path.cwd())
-    return check(settings)
+    with collector_paused():
+        return check(settings)
 
 
 def check(settings: CheckSettings) -> int:

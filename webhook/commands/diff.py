@@ -9,6 +9,7 @@ from typing import Any
 
 from webhook.dryrun import EXIT_BAD_INPUT
 from webhook.errors import PolicySetError
+from webhook.gcpause import collector_paused
 from webhook.impact import RENDERERS, run_diff
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
@@ -69,6 +70,11 @@ def _load(paths: list[str], side: str) -> PolicySet | None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    with collector_paused():
+        return _run(arguments)
+
+
+def _run(arguments: argparse.Namespace) -> int:
     base = _load(arguments.base, "base")
     head = _load(arguments.head, "head")
     if base is None or head is None:
