@@ -214,6 +214,36 @@ def test_fastapis_own_routes_give_the_same_answers(policies: PolicySet, path: st
     assert call(small, path, body).status_code == 413
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/validate"), ("PUT", "/mutate"), ("POST", "/validate/"), ("POST", "/healthz")],
+)
+def test_other_methods_and_paths_are_left_to_fastapi(
+    policies: PolicySet, method: str, path: str
+) -> None:
+    fast = create_app(settings=Settings(), policies=policies)
+    routed = create_app(settings=Settings(), policies=policies, fast_path=False)
+    body = review_body(wrap("Pod", pod_spec()))
+    answer = call(fast, path, body, method=method)
+    assert answer.status_code in (307, 405)
+    expected = call(routed, path, body, method=method)
+    assert (answer.status_code, answer.headers, answer.content) == (
+        expected.status_code,
+        expected.headers,
+        expected.content,
+    )
+
+
+def test_the_fast_path_answers_with_the_routes_headers(policies: PolicySet) -> None:
+    fast = create_app(settings=Settings(), policies=policies)
+    routed = create_app(settings=Settings(), policies=policies, fast_path=False)
+    body = review_body(wrap("Pod", pod_spec()))
+    for path in ("/validate", "/mutate"):
+        answer, expected = call(fast, path, body), call(routed, path, body)
+        assert answer.headers == expected.headers
+        assert answer.headers["content-type"] == "application/json"
+
+
 def test_excluded_namespaces_skip_evaluation(policies: PolicySet) -> None:
     settings = Settings(exclude_namespaces=("legacy",), namespace="webhook-system")
     app = create_app(settings=settings, policies=policies, evaluate=broken_evaluate)

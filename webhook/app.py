@@ -1,9 +1,9 @@
 """The FastAPI app: /validate and /mutate, /healthz, /readyz, /metrics and the OpenAPI docs.
 
-POST /validate and /mutate are answered by a plain ASGI middleware (`AdmissionEndpoints`)
-before FastAPI's routing and request handling: raw body in, encoded bytes out (the FastAPI
-routes of the same paths document them and give the same answers). Everything the app uses
-is passed to `create_app`.
+POST /validate and /mutate are answered by plain ASGI (`AdmissionEndpoints`) before FastAPI's
+middleware, routing and request handling: raw body in, encoded bytes out (the FastAPI routes of
+the same paths document them and give the same answers). Everything the app uses is passed to
+`create_app`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from webhook import __version__
 from webhook.admission import Admission, Evaluate, Lookup, Mutate, Reply, error_body
@@ -43,37 +43,27 @@ REVIEW_SCHEMA: dict[str, Any] = {
 }
 
 
+ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
+
+
 class AdmissionEndpoints:
-    """Plain ASGI: POST /validate and /mutate straight to `Admission`; the rest to `app`."""
+    """Plain ASGI: POST /validate and /mutate straight to `Admission`."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         admission: Admission,
         limit: int,
         shedder: Shedder,
         in_flight: Callable[[], int] | None,
     ) -> None:
-        self.app = app
         self.admission = admission
         self.limit = limit
         self.too_large = f"the body is larger than {limit} bytes"
         self.shedder = shedder
         self.in_flight = in_flight
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path")
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        if path == "/validate":
-            endpoint = "validate"
-        elif path == "/mutate":
-            endpoint = "mutate"
-        else:
-            await self.app(scope, receive, send)
-            return
+    async def answer(self, endpoint: str, scope: Scope, receive: Receive, send: Send) -> None:
         body = await self._body(scope, receive)
         if body is False:
             return  # the client went away
@@ -110,6 +100,22 @@ class AdmissionEndpoints:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+class WebhookApp(FastAPI):
+    """FastAPI, with POST /validate and /mutate answered by `admission_endpoints` (when set)
+    ahead of FastAPI's middleware and routing."""
+
+    admission_endpoints: AdmissionEndpoints | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoints = self.admission_endpoints
+        if endpoints is not None and scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = ENDPOINTS.get(scope["path"])
+            if endpoint is not None:
+                await endpoints.answer(endpoint, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
@@ -168,15 +174,14 @@ def create_app(
     metrics.policy_set_timestamp.set(store.loaded_at)
     limit = settings.max_body_bytes
     too_large = f"the body is larger than {limit} bytes"
-    app = FastAPI(
+    app = WebhookApp(
         title="policy-webhook",
         version=__version__,
         description="Policy-as-code admission webhook for Kubernetes.",
     )
     app.state.admission = admission
     if fast_path:
-        app.add_middleware(
-            AdmissionEndpoints,
+        app.admission_endpoints = AdmissionEndpoints(
             admission=admission,
             limit=limit,
             shedder=Shedder(settings=settings, metrics=metrics),
