@@ -16,6 +16,7 @@ CHECKED_EXPR = 4
 EXPR_CONST, EXPR_IDENT, EXPR_SELECT, EXPR_CALL = 3, 4, 5, 6
 EXPR_LIST, EXPR_STRUCT, EXPR_COMPREHENSION = 7, 8, 9
 CONST_STRING, CONST_BYTES = 6, 7
+SELECT_OPERAND, SELECT_FIELD, SELECT_TEST_ONLY = 1, 2, 3
 STRUCT_ENTRY, ENTRY_KEY, ENTRY_VALUE = 2, 3, 4
 # Comprehension: iter_var, iter_range, accu_var, accu_init, loop_condition, loop_step, result.
 COMPREHENSION_PARTS = {2: "range", 4: "init", 5: "condition", 6: "step", 7: "result"}
@@ -25,9 +26,11 @@ COMPREHENSION_PARTS = {2: "range", 4: "init", 5: "condition", 6: "step", 7: "res
 class Node:
     """One expression: `kind` is const, ident, select, call, list, struct or comprehension.
 
-    `name` is the identifier, selected field or called function; `text` a string constant;
-    `children` the operands in order (a member call's target first). A comprehension keeps
-    its variables and its parts (range, init, condition, step, result) by name.
+    `name` is the identifier, selected field or called function, or the type of a string or
+    bytes constant ("string", "bytes"); `text` the value of such a constant; `children` the
+    operands in order (a member call's target first). `test_only` marks the selection of a
+    `has()` test. A comprehension keeps its variables and its parts (range, init, condition,
+    step, result) by name.
     """
 
     kind: str
@@ -37,6 +40,7 @@ class Node:
     iter_var: str = ""
     accu_var: str = ""
     parts: tuple[tuple[str, Node], ...] = ()
+    test_only: bool = False
 
     def part(self, name: str) -> Node:
         return dict(self.parts).get(name, CONSTANT)
@@ -76,8 +80,14 @@ def _expr(data: bytes) -> Node:
         if number == EXPR_IDENT:
             return Node(kind="ident", name=_named(body, 1))
         if number == EXPR_SELECT:
-            operand = [_expr(_bytes(v)) for n, v in _fields(body) if n == 1]
-            return Node(kind="select", name=_named(body, 2), children=tuple(operand))
+            fields = _fields(body)
+            operand = [_expr(_bytes(v)) for n, v in fields if n == SELECT_OPERAND]
+            return Node(
+                kind="select",
+                name=next((_text(v) for n, v in fields if n == SELECT_FIELD), ""),
+                children=tuple(operand),
+                test_only=any(n == SELECT_TEST_ONLY and v == 1 for n, v in fields),
+            )
         if number == EXPR_CALL:
             fields = _fields(body)
             target = [_expr(_bytes(v)) for n, v in fields if n == 1]
@@ -101,9 +111,9 @@ def _named(data: bytes, field: int) -> str:
 def _const(data: bytes) -> Node:
     for number, value in _fields(data):
         if number == CONST_STRING:
-            return Node(kind="const", text=_text(value))
+            return Node(kind="const", name="string", text=_text(value))
         if number == CONST_BYTES:
-            return Node(kind="const", text=_bytes(value).decode("latin-1"))
+            return Node(kind="const", name="bytes", text=_bytes(value).decode("latin-1"))
     return CONSTANT
 
 

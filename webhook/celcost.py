@@ -66,15 +66,20 @@ def measure(value: Any) -> Size:
     return Size(float(items), text / CHARACTERS_PER_UNIT)
 
 
-def estimate(root: Node, variables: Mapping[str, Any]) -> float:
-    """The estimated cost of evaluating `root` with `variables` (the values CEL will see)."""
-    return _Estimator(variables).visit(root, {})[0]
+def estimate(
+    root: Node, variables: Mapping[str, Any], sizes: dict[int, Size] | None = None
+) -> float:
+    """The estimated cost of evaluating `root` with `variables` (the values CEL will see).
+
+    `sizes` keeps the values measured, by id, for further estimates with the same variables
+    (which must stay alive and unchanged as long as it is used)."""
+    return _Estimator(variables, {} if sizes is None else sizes).visit(root, {})[0]
 
 
 class _Estimator:
-    def __init__(self, variables: Mapping[str, Any]) -> None:
+    def __init__(self, variables: Mapping[str, Any], sizes: dict[int, Size]) -> None:
         self.variables = variables
-        self.sizes: dict[int, Size] = {}  # id of a value -> its measure
+        self.sizes = sizes  # id of a value -> its measure
 
     def measured(self, value: Any) -> Size:
         key = id(value)

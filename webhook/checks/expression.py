@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from webhook.cel import Activation, CELEvaluationError, CELProgram
+from webhook.cel import CELEvaluationError, CELProgram
 from webhook.celast import walk
 from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.findings import Violation
@@ -42,11 +42,12 @@ def expression_check(
             and bool(explicit_kinds)
             and not any(pattern.matches(ctx.group, ctx.kind) for pattern in explicit_kinds)
         )
-        key = ("cel", as_pod, id(params) if params else None, reads_old)
+        # Programs that read the same parts of the object share the activation that holds them.
+        key = ("cel", as_pod, id(params) if params else None, reads_old, program.reads_key)
         activation = ctx.memo.get(key)
         if activation is None:
             variables = _variables(ctx, as_pod, params, reads_old)
-            activation = ctx.memo[key] = Activation.of(variables)
+            activation = ctx.memo[key] = program.activation(variables)
         try:
             passed = program.evaluate(activation)
         except CELEvaluationError as error:
