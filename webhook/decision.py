@@ -50,10 +50,13 @@ def decide(findings: Sequence[Finding]) -> Decision:
     waived: list[Finding] = []
     overrides: list[Finding] = []
     for finding in findings:
-        if finding.result is Result.WAIVED:
+        result = finding.result
+        if result is Result.PASS or result is Result.SKIP:
+            continue  # most findings
+        if result is Result.WAIVED:
             waived.append(finding)
             continue
-        if finding.result is Result.OVERRIDDEN:
+        if result is Result.OVERRIDDEN:
             overrides.append(finding)
             continue
         if not finding.failed:
