@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -75,3 +78,34 @@ def test_no_line_below_the_configured_level(configured: Callable[[], io.StringIO
     logging.getLogger().setLevel("WARNING")
     logs.log_decision(**FIELDS)  # type: ignore[arg-type]
     assert len(lines(stream)) == 1
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_the_direct_line_has_the_time_as_the_formatter_writes_it(
+    configured: Callable[[], io.StringIO],
+) -> None:
+    stream = configured()
+    before = _to_millisecond(datetime.now(UTC))
+    logs.log_decision(**FIELDS)  # type: ignore[arg-type]
+    after = datetime.now(UTC)
+    (line,) = lines(stream)
+    text = str(line["time"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", text)
+    moment = datetime.fromisoformat(text)
+    assert before <= moment <= after
+    assert text == moment.isoformat(timespec="milliseconds")
+
+
+def test_the_decision_time_follows_the_clock_across_seconds() -> None:
+    clock = logs._Clock()
+    seen: set[int] = set()
+    for _ in range(4):  # 1.05 s: at least one second boundary
+        before = _to_millisecond(datetime.now(UTC))
+        moment = datetime.fromisoformat(clock.now())
+        assert before <= moment <= datetime.now(UTC)
+        seen.add(int(moment.timestamp()))
+        time.sleep(0.35)
+    assert len(seen) >= 2

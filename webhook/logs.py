@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import logging
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,26 @@ class _Direct:
 _direct = _Direct()
 
 
+class _Clock:
+    """The time of a decision line as the formatter writes it (UTC, milliseconds), with the
+    date and time of day formatted once per second rather than once per line."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def now(self) -> str:
+        second, millisecond = divmod(time.time_ns() // 1_000_000, 1000)
+        if second != self.second:
+            moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+            self.prefix = moment.isoformat(timespec="seconds").removesuffix("+00:00")
+            self.second = second
+        return f"{self.prefix}.{millisecond:03d}+00:00"
+
+
+_clock = _Clock()
+
+
 class JSONFormatter(logging.Formatter):
     """`{"time", "level", "logger", "message", ...fields}`; fields come from `extra={"fields":}`."""
 
@@ -126,7 +147,7 @@ def log_decision(
     handler = _direct.handler
     if handler is not None and _direct.writes() and handler.level <= logging.INFO:
         line = DecisionLine(
-            time=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            time=_clock.now(),
             level="info",
             logger=DECISIONS.name,
             message="decision",
