@@ -31,20 +31,31 @@ BOOL = "tag:yaml.org,2002:bool"
 INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 MERGE = "tag:yaml.org,2002:merge"
-# An anchor is a node property (`&name`), so it starts a node: at a line start or after
-# `- `, `: `, `? `, `[`, `{` or `,`. `a && b` inside a scalar is no anchor.
+# An anchor or a tag is a node property (`&name`, `!!binary`), so it starts a node: at a line
+# start or after `- `, `: `, `? `, `[`, `{` or `,`. `a && b` or `a != b` inside a scalar is none.
 _AMPERSAND = re.compile(r"&[^\s,\[\]{}]")
-_BEFORE_ANCHOR = frozenset("\n-:?[{,")
+_EXCLAMATION = re.compile(r"!\S")
+_BEFORE_PROPERTY = frozenset("\n-:?[{,")
 
 
 def has_anchors(text: str) -> bool:
     """Whether `text` may define an anchor (so a node may be reached twice, through an alias).
     May say yes for a text without one (that only costs time), never no for one with one."""
-    for match in _AMPERSAND.finditer(text):
+    return _has_property(text, _AMPERSAND)
+
+
+def has_tags(text: str) -> bool:
+    """Whether `text` may give a node an explicit tag (`!!binary`, `!custom`; a lone `!` only
+    makes a scalar a string). May say yes for a text without one, never no for one with one."""
+    return _has_property(text, _EXCLAMATION)
+
+
+def _has_property(text: str, pattern: re.Pattern[str]) -> bool:
+    for match in pattern.finditer(text):
         position = match.start() - 1
         while position >= 0 and text[position] in " \t":
             position -= 1
-        if position < 0 or text[position] in _BEFORE_ANCHOR:
+        if position < 0 or text[position] in _BEFORE_PROPERTY:
             return True
         start = position  # a tag may come first: `!!seq &name [...]`
         while start > 0 and not text[start - 1].isspace():
@@ -55,6 +66,7 @@ def has_anchors(text: str) -> bool:
 
 
 _SCALAR_NODE = yaml.ScalarNode
+_MAPPING_NODE = yaml.MappingNode
 
 
 class YAMLDocumentError(ValueError):
@@ -67,23 +79,61 @@ class YAMLDocumentError(ValueError):
 
 
 class Loader(_BaseLoader):
-    """The safe C loader, with plain scalars' tags cached (keys and values repeat a lot)."""
+    """The safe C loader, with plain scalars' tags cached (keys and values repeat a lot).
+
+    While composing a document it notes whether a node may fail to build or need PyYAML's
+    constructor (`unusual`): a merge key, an int or float that does not construct, another
+    implicit type, or a collection as a mapping key. Explicit tags and aliases are not seen
+    here: `has_tags` and `has_anchors` find them in the text."""
 
     _resolved: dict[str, str] = {}
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.unusual = False
+        self._index: Any = None  # where the node being composed sits in its parent
+        self._root = True  # the next collection resolved is the document's root
+
+    def start_document(self) -> None:
+        """Forget what the previous document's composition noted."""
+        self.unusual = False
+        self._root = True
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is _SCALAR_NODE and implicit[0]:
+        if kind is _SCALAR_NODE:
+            if not implicit[0]:
+                return STR  # quoted, or tagged `!`
             cache = self._resolved
             tag = cache.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-                if len(cache) < MAX_RESOLVE_CACHE:
+                if not self._usual(tag, value):
+                    self.unusual = True  # not cached: noted again wherever it appears
+                elif len(cache) < MAX_RESOLVE_CACHE:
                     cache[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if self._index is None:  # a mapping's key, or the document's root
+            if self._root:
+                self._root = False
+            else:
+                self.unusual = True
+        return MAP if kind is _MAPPING_NODE else SEQ
+
+    def _usual(self, tag: str, value: str) -> bool:
+        """Whether a plain scalar with this implicit `tag` builds without PyYAML's help."""
+        if tag in (STR, NULL, BOOL):
+            return True
+        if tag not in (INT, FLOAT):
+            return False
+        construct = self.construct_yaml_int if tag == INT else self.construct_yaml_float
+        try:
+            construct(_SCALAR_NODE(tag, value))
+        except ValueError:
+            return False
+        return True
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        return None  # no path resolvers are registered: skip the per-node bookkeeping
+        self._index = current_index  # None for a mapping's key (and the root)
 
     def ascend_resolver(self) -> None:
         return None
@@ -107,9 +157,12 @@ class Builder:
     """Builds values from nodes: str, int, float, bool, null, maps and lists directly, any other
     tag (and merge keys) through PyYAML's safe constructor. Enforces the bounds."""
 
-    def __init__(self, loader: Loader, *, anchors: bool) -> None:
+    def __init__(self, loader: Loader, *, anchors: bool, plain: bool = False) -> None:
         self.loader = loader
         self.anchors = anchors  # only then can a node be reached twice (an alias)
+        # The document has no alias, explicit tag or unusual node (see Loader) and too few
+        # nodes to pass MAX_NODES: `check` has nothing to find.
+        self.plain = plain
         self.nodes = 0
         self.aliases = 0
         self.built: dict[int, Any] = {}
@@ -184,6 +237,8 @@ class Builder:
     def check(self, node: yaml.Node) -> None:
         """Raise the YAMLDocumentError that building `node` would raise, without building it:
         what is skipped must fail as it would when built."""
+        if self.plain:
+            return
         plain = (STR, NULL, MAP, SEQ)
         stack = [node]
         seen: set[int] = set()

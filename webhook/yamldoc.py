@@ -16,12 +16,14 @@ import yaml
 from webhook.yamlbounds import MAX_EXPANDED_NODES, check_bounds
 from webhook.yamlbuild import (
     MAX_DEPTH,
+    MAX_NODES,
     STR,
     Builder,
     KubernetesLoader,
     Loader,
     YAMLDocumentError,
     has_anchors,
+    has_tags,
     translated,
 )
 
@@ -99,14 +101,18 @@ def iter_nodes(
     with aliases counted expanded (`yamlbounds`)."""
     loader = KubernetesLoader(text) if kubernetes else Loader(text)
     anchors = has_anchors(text)
+    # Fewer characters than MAX_NODES: no document can have that many nodes to build.
+    simple = not anchors and len(text) < MAX_NODES and not has_tags(text)
     index = 0
     try:
         if anchors or max_nodes is not None:
             check_bounds(text, max_nodes=max_nodes or MAX_EXPANDED_NODES)
         while loader.check_node():
+            loader.start_document()
             node = loader.get_node()
             if node is not None:
-                yield index, node, Builder(loader, anchors=anchors)
+                plain = simple and not loader.unusual
+                yield index, node, Builder(loader, anchors=anchors, plain=plain)
             index += 1
     except yaml.MarkedYAMLError as error:
         raise translated(error) from None
