@@ -93,18 +93,25 @@ def both(source: str, obj: Any, old: Any = None) -> tuple[Any, Any]:
         ("object == oldObject", "*"),
         ("object.metadata.labels.all(k, k != '')", "{'metadata':{'labels':*}}"),
         ("has(object.metadata.name) && object.metadata.name != ''", "{'metadata':{'name':*}}"),
-        ("request.operation == 'CREATE'", "?"),
+        ("request.operation == 'CREATE'", "?"),  # not referred to
     ],
 )
 def test_what_a_program_reads_of_the_object(source: str, reads: str) -> None:
     program = compile_expression(source)
-    assert describe(program.reads["object"]) == reads
+    assert describe(program.reads.get("object", Need.PRESENT)) == reads
 
 
 def test_old_object_is_read_on_its_own() -> None:
     program = compile_expression("object.spec.replicas >= oldObject.spec.replicas")
     assert describe(program.reads["oldObject"]) == "{'spec':{'replicas':*}}"
     assert describe(program.reads["object"]) == "{'spec':{'replicas':*}}"
+
+
+def test_only_the_variables_referred_to_are_bound() -> None:
+    program = compile_expression("request.userInfo.username != 'bob' && params.max > 1")
+    assert list(program.reads) == ["request", "params"]
+    assert program.reads_key == "request={'userInfo':{'username':*}};params={'max':*}"
+    assert compile_expression("true").reads == {}
 
 
 def test_pruned_pod_leaves_out_managed_fields_and_status() -> None:

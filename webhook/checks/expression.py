@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from webhook.cel import CELEvaluationError, CELProgram
-from webhook.celast import walk
 from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.findings import Violation
 from webhook.messages import format_message
@@ -15,20 +14,16 @@ from webhook.policy.matching import KindPattern, UnknownLabels
 NAMESPACE_VARIABLE = "namespaceObject"
 
 
-def reads_variable(program: CELProgram, name: str) -> bool:
-    """Whether the expression refers to the variable `name` anywhere."""
-    return any(node.kind == "ident" and node.name == name for node in walk(program.tree))
-
-
 def expression_check(
     program: CELProgram,
     message: str,
     explicit_kinds: tuple[KindPattern, ...],
     params: Mapping[str, Any],
 ) -> CompiledCheck:
-    # oldObject is decoded only for programs that can read it (decided at compile time).
-    reads_old = "oldObject" in program.source
-    reads_namespace = reads_variable(program, NAMESPACE_VARIABLE)
+    # Only the variables the program refers to are built and bound (oldObject is decoded only
+    # for programs that can read it).
+    names = tuple(program.reads)
+    reads_namespace = NAMESPACE_VARIABLE in program.reads
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         labels = ctx.namespace_labels
@@ -42,11 +37,11 @@ def expression_check(
             and bool(explicit_kinds)
             and not any(pattern.matches(ctx.group, ctx.kind) for pattern in explicit_kinds)
         )
-        # Programs that read the same parts of the object share the activation that holds them.
-        key = ("cel", as_pod, id(params) if params else None, reads_old, program.reads_key)
+        # Programs that read the same parts of the variables share the activation holding them.
+        key = ("cel", as_pod, id(params) if params else None, program.reads_key)
         activation = ctx.memo.get(key)
         if activation is None:
-            variables = _variables(ctx, as_pod, params, reads_old)
+            variables = _variables(ctx, as_pod, params, names)
             activation = ctx.memo[key] = program.activation(variables)
         try:
             passed = program.evaluate(activation)
@@ -59,19 +54,24 @@ def expression_check(
 
 
 def _variables(
-    ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any], reads_old: bool
+    ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any], names: Sequence[str]
 ) -> dict[str, Any]:
-    new = ctx.request.object
-    old = ctx.request.oldObject if reads_old else None
-    if as_pod and ctx.pod is not None and new is not None:
-        new = ctx.pod.as_pod(ctx.request.namespace)
-    request = ctx.memo.get("cel-request")
-    if request is None:
-        request = ctx.memo["cel-request"] = ctx.request.as_cel_value()
-    return {
-        "object": new,
-        "oldObject": old,
-        "request": request,
-        "params": params,
-        NAMESPACE_VARIABLE: {"metadata": {"labels": dict(ctx.namespace_labels)}},
-    }
+    variables: dict[str, Any] = {}
+    for name in names:
+        if name == "object":
+            new = ctx.request.object
+            if as_pod and ctx.pod is not None and new is not None:
+                new = ctx.pod.as_pod(ctx.request.namespace)
+            variables[name] = new
+        elif name == "oldObject":
+            variables[name] = ctx.request.oldObject
+        elif name == "request":
+            request = ctx.memo.get("cel-request")
+            if request is None:
+                request = ctx.memo["cel-request"] = ctx.request.as_cel_value()
+            variables[name] = request
+        elif name == "params":
+            variables[name] = params
+        elif name == NAMESPACE_VARIABLE:
+            variables[name] = {"metadata": {"labels": dict(ctx.namespace_labels)}}
+    return variables
