@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tests.cel_strategies import expressions, objects
 from tests.helpers import pod_spec, request, wrap
 from webhook.cel import VARIABLES, CELCompileError, CELEvaluationError, compile_expression
-from webhook.celast import walk
-from webhook.celcost import MAX_COST, estimate, linear_bound, measure
+from webhook.celbound import upper_bound
+from webhook.celcost import MAX_COST, estimate, measure
 from webhook.decision import decide
 from webhook.engine import evaluate
 from webhook.errors import PolicySetError
@@ -157,26 +157,39 @@ def test_invalid_regex_in_a_policy_names_file_and_rule(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=expressions(), obj=objects, old=objects, bound_only=st.booleans())
-def test_linear_bound_is_never_under_the_estimate(
+def test_upper_bound_is_never_under_the_estimate(
     source: str, obj: Any, old: Any, bound_only: bool
 ) -> None:
     try:
         tree = compile_expression(source).tree
     except CELCompileError:
         return  # not every generated text type-checks; those are no rules
-    bound = linear_bound(tree)
-    if bound is None:
-        assert any(node.kind == "comprehension" for node in walk(tree))
-        return
+    bound = upper_bound(tree)
+    assert bound is not None
     # Also with variables left unbound (as when a test passes only `object`).
     variables = {"object": obj} if bound_only else {**dict.fromkeys(VARIABLES), "object": obj}
     variables["oldObject"] = old
     assert bound.value(variables, {}) >= estimate(tree, variables)
 
 
-def test_linear_bound_counts_every_size_the_estimate_counts() -> None:
-    tree = compile_expression("object.s + object.s == object.t").tree
-    bound = linear_bound(tree)
+@pytest.mark.parametrize(
+    ("source", "obj"),
+    [
+        ("object.s + object.s == object.t", {"s": "a" * 1000, "t": "b" * 10}),
+        ("object.items.all(x, x.name.startsWith('a'))", {"items": [{"name": "a" * 90}] * 20}),
+    ],
+)
+def test_upper_bound_is_close_to_the_estimate(source: str, obj: Any) -> None:
+    tree = compile_expression(source).tree
+    bound = upper_bound(tree)
     assert bound is not None
-    variables = {"object": {"s": "a" * 1000, "t": "b" * 10}}
-    assert estimate(tree, variables) <= bound.value(variables, {}) <= 2 * estimate(tree, variables)
+    variables = {"object": obj}
+    assert estimate(tree, variables) <= bound.value(variables, {}) <= 3 * estimate(tree, variables)
+
+
+def test_bound_over_the_limit_leaves_the_verdict_to_the_estimate() -> None:
+    # The bound takes each integer to be as large as the list; the estimate measures them.
+    source = "object.items.all(x, x + x >= 0)"
+    bound = upper_bound(compile_expression(source).tree)
+    assert bound is not None and bound.value({"object": {"items": ITEMS}}, {}) > MAX_COST
+    assert run(source, {"items": ITEMS}) is True

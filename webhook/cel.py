@@ -17,7 +17,8 @@ from typing import Any
 from cel_expr_python import cel
 
 from webhook.celast import Node, syntax_tree, walk
-from webhook.celcost import MAX_COST, Bound, Size, estimate, linear_bound
+from webhook.celbound import Bound, upper_bound
+from webhook.celcost import MAX_COST, Size, estimate
 from webhook.celpaths import Need, Selection, describe, prune, selections
 
 VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject")
@@ -67,7 +68,7 @@ class CELProgram:
     _expression: Any
     tree: Node  # the checked syntax tree, for the cost estimate
     returns_bool: bool  # type-checked as bool (not dyn)
-    bound: Bound | None  # a cheaper upper bound of the estimate, for expressions without macros
+    bound: Bound | None  # a cheaper upper bound of the estimate
     reads: Mapping[str, Selection]  # what it can read of each variable it refers to
     reads_key: str  # `reads` as text: programs with equal keys can share an activation
 
@@ -139,7 +140,7 @@ def compile_expression(source: str) -> CELProgram:
         _expression=expression,
         tree=tree,
         returns_bool=result == cel.Type.BOOL,
-        bound=linear_bound(tree),
+        bound=upper_bound(tree),
         reads=reads,
         reads_key=";".join(f"{name}={describe(selection)}" for name, selection in reads.items()),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import Any
 
 from webhook.celast import Node
@@ -18,7 +17,6 @@ from webhook.celast import Node
 MAX_COST = 1_000_000  # the API server's limit per CEL expression, in its units
 ITERATION_BUDGET = 10_000  # cel-expr-python's limit on comprehension steps per evaluation
 CHARACTERS_PER_UNIT = 10
-ROUNDING = 1 + 1e-9  # the margin of `Bound` over the estimate for floating-point rounding
 # Calls whose cost does not grow with their operands (the operands are priced themselves).
 CONSTANT_TIME = frozenset(
     {
@@ -148,97 +146,3 @@ class _Estimator:
         result_cost, result_size = self.visit(node.part("result"), inner)
         cost = range_cost + init_cost + steps * (1 + condition_cost + step_cost) + result_cost
         return cost, result_size
-
-
-Path = tuple[str, tuple[str, ...]]  # a variable and the fields selected from it
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """An upper bound of `estimate` that is linear in the sizes of the values read: a
-    constant plus, for each field path, a factor times the measure of its value. For an
-    expression without macros it is cheap to compute, and when it is under the limit the
-    estimate is too, so the estimate itself need not run."""
-
-    constant: float
-    terms: tuple[tuple[Path, float], ...]
-
-    def value(self, variables: Mapping[str, Any], sizes: dict[int, Size]) -> float:
-        """The bound for these variables (`sizes` as for `estimate`)."""
-        total = self.constant
-        for (name, steps), factor in self.terms:
-            value = variables.get(name)
-            for step in steps:
-                value = value.get(step) if isinstance(value, dict) else None
-            key = id(value)
-            size = sizes.get(key)
-            if size is None:
-                size = sizes[key] = measure(value)
-            total += factor * size.total
-        return total * ROUNDING + ROUNDING - 1  # sums in another order round differently
-
-
-def linear_bound(root: Node) -> Bound | None:
-    """The linear bound of `root`'s estimate, or None when it has a macro (a comprehension:
-    its cost is a product of sizes)."""
-    try:
-        cost, _ = _linear(root)
-    except _NotLinear:
-        return None
-    return Bound(cost.constant, tuple(cost.terms.items()))
-
-
-class _NotLinear(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Linear:
-    constant: float = 0.0
-    terms: Mapping[Path, float] = dataclass_field(default_factory=dict)
-
-    def __add__(self, other: _Linear) -> _Linear:
-        terms = dict(self.terms)
-        for path, factor in other.terms.items():
-            terms[path] = terms.get(path, 0.0) + factor
-        return _Linear(self.constant + other.constant, terms)
-
-    def plus(self, constant: float) -> _Linear:
-        return _Linear(self.constant + constant, self.terms)
-
-
-def _linear(node: Node) -> tuple[_Linear, _Linear]:
-    """(bound of the cost, bound of the size's total) of `node`, as `_Estimator.visit` has
-    them: a size's total is at most the sum of the totals it is joined from."""
-    if node.kind == "const":
-        return _Linear(), _Linear(len(node.text or "") / CHARACTERS_PER_UNIT)
-    path = _path(node)
-    if path is not None:
-        # Found, a field path costs 1; not found (a variable left unbound), 1 per step.
-        return _Linear(len(path[1]) + 1.0), _Linear(terms={path: 1.0})
-    if node.kind == "select":
-        cost, size = _linear(node.children[0]) if node.children else (_Linear(), _Linear())
-        return cost.plus(1), size
-    if node.kind not in ("call", "list", "struct"):
-        raise _NotLinear
-    cost, joined = _Linear(1.0), _Linear()
-    for child in node.children:
-        child_cost, child_size = _linear(child)
-        cost, joined = cost + child_cost, joined + child_size
-    if node.kind == "list":
-        return cost, joined.plus(len(node.children))
-    if node.kind == "struct":
-        return cost, joined.plus(len(node.children) / 2)
-    if node.name in CONSTANT_TIME:
-        return cost, joined
-    return cost + joined, joined
-
-
-def _path(node: Node) -> Path | None:
-    steps: list[str] = []
-    while node.kind == "select" and len(node.children) == 1:
-        steps.append(node.name)
-        node = node.children[0]
-    if node.kind != "ident":
-        return None
-    return node.name, tuple(reversed(steps))
