@@ -54,6 +54,21 @@ BAD_FILES: dict[str, tuple[bytes, str, int | None]] = {
         f"nests deeper than {MAX_DEPTH}",
         MAX_DEPTH + 1,
     ),
+    "deep.json": (
+        b"\n\n" + b"[" * 100_000 + b"]" * 100_000,
+        f"nests deeper than {MAX_DEPTH}",
+        3,
+    ),
+    "bad-int-read-to-metadata.yaml": (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: 0b_\n",
+        "invalid value: invalid literal for int() with base 2",
+        5,
+    ),
+    "bad-int-built.yaml": (
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  x: 1\n  y: !!int zz\n",
+        "invalid value: invalid literal for int() with base 10: 'zz'",
+        6,
+    ),
 }
 
 

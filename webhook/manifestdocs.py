@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from webhook.yamlbuild import MAX_DEPTH
 from webhook.yamldoc import STR, Builder, YAMLDocumentError, iter_nodes, line_of
 
 OBJECT_KEYS = frozenset({"apiVersion", "kind", "metadata"})
@@ -114,6 +115,9 @@ def _read_json(text: str, documents: Documents) -> bool:
             if index == 0:
                 return False
             documents.errors.append((f"invalid JSON: {error.msg}", error.lineno))
+            return True
+        except RecursionError:
+            documents.errors.append((f"document nests deeper than {MAX_DEPTH} levels", line))
             return True
         lazy = _LazyJSONNode(text[position:end], line)
         _add_value(value, index, JSONLocator(lazy), documents)

@@ -215,7 +215,12 @@ class Builder:
             return None
         scalar = self.scalars.get(tag)
         if scalar is not None and isinstance(node, yaml.ScalarNode):
-            return scalar(node)
+            try:
+                return scalar(node)
+            except ValueError as error:  # `0b_`, or an explicit tag: `!!int "zz"`
+                raise YAMLDocumentError(
+                    f"invalid value: {error}", node.start_mark.line + 1
+                ) from None
         return self._constructed(node)
 
     def build_keys(self, node: yaml.MappingNode, keys: frozenset[str]) -> dict[str, Any]:
