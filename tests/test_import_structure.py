@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import DATA, POLICIES, REPOSITORY
 from tests.signatures.conftest import key_pem
@@ -31,7 +32,21 @@ SERVER_AND_SIGNATURE_STACK = (
     "webhook.app",
     "webhook.tls",
     "webhook.signatures.verifier",
+    "webhook.checks.signatures",
 )
+
+SIGNED_IMAGES = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: signed-images}
+spec:
+  match: {kinds: [Deployment]}
+  rules:
+    - name: signed
+      check: imageSignatures
+      with:
+        keys: [{file: alice.pub}]
+"""
 
 PROBE = """
 import sys
@@ -60,6 +75,17 @@ def test_check_does_not_import_the_server_or_signature_stack() -> None:
     manifests = DATA / "manifests" / "GoogleCloudPlatform+microservices-demo"
     arguments = ("check", "--policies", str(POLICIES), "-o", "json", str(manifests))
     assert _modules_after(*arguments) == set()
+
+
+def test_a_policy_with_image_signatures_imports_only_what_it_needs(tmp_path: Path) -> None:
+    (tmp_path / "alice.pub").write_text(key_pem("alice"))
+    policy = tmp_path / "signed.yaml"
+    policy.write_text(SIGNED_IMAGES)
+    manifests = DATA / "manifests" / "GoogleCloudPlatform+microservices-demo"
+    arguments = ("check", "--skip-signatures", "--policies", str(policy), str(manifests))
+    loaded = _modules_after(*arguments)
+    assert {"webhook.checks.signatures", "cryptography"} <= loaded
+    assert not loaded & {"httpx", "sigstore", "fastapi", "webhook.signatures.verifier"}
 
 
 def test_on_demand_verifier_builds_nothing_until_asked() -> None:
