@@ -56,6 +56,26 @@ def prune(value: Any, selection: Selection) -> Any:
     return _pruned(value, selection)
 
 
+def union(first: Selection, second: Selection) -> Selection:
+    """What reads both `first` and `second` (pruned to it, a value serves programs reading
+    either, with the same results)."""
+    if first is Need.WHOLE or second is Need.WHOLE:
+        return Need.WHOLE
+    if first is Need.PRESENT:
+        return second
+    if second is Need.PRESENT:
+        return first
+    fields = dict(first.fields)
+    for key, sub in second.fields:
+        fields[key] = union(fields[key], sub) if key in fields else sub
+    each = first.each
+    if second.each is not None:
+        each = second.each if each is None else union(each, second.each)
+    if each is Need.WHOLE:
+        return Need.WHOLE
+    return Fields(fields=tuple(sorted(fields.items())), each=each)
+
+
 def describe(selection: Selection) -> str:
     """A short canonical text of `selection` (`{spec{containers[{image}]}}`), also a key."""
     if selection is Need.WHOLE:

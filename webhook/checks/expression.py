@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from webhook.cel import CELEvaluationError, CELProgram
+from webhook.cel import Activation, CELEvaluationError, CELProgram
 from webhook.checks.base import CompiledCheck, EvaluationContext
+from webhook.checks.expression_group import ExpressionGroup, Inputs, sees_pod
 from webhook.findings import Violation
 from webhook.messages import format_message
 from webhook.policy.matching import KindPattern, UnknownLabels
@@ -19,10 +20,14 @@ def expression_check(
     message: str,
     explicit_kinds: tuple[KindPattern, ...],
     params: Mapping[str, Any],
+    group: ExpressionGroup | None = None,
 ) -> CompiledCheck:
-    # Only the variables the program refers to are built and bound (oldObject is decoded only
-    # for programs that can read it).
-    names = tuple(program.reads)
+    """The check of a CEL rule; `group` holds the other CEL rules of its policy set, with
+    which it shares activations."""
+    if group is None:
+        group = ExpressionGroup()
+    group.add(program, explicit_kinds)
+    own = Inputs(program.reads, program.reads_key)
     reads_namespace = NAMESPACE_VARIABLE in program.reads
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
@@ -31,18 +36,19 @@ def expression_check(
             text = f"{format_message(message, ctx)} (not evaluated: {labels.describe()})"
             return [Violation(message=text, error=True)]
         # A rule written for Pods sees the pod template of a workload as a Pod.
-        as_pod = (
-            ctx.pod is not None
-            and ctx.kind != "Pod"
-            and bool(explicit_kinds)
-            and not any(pattern.matches(ctx.group, ctx.kind) for pattern in explicit_kinds)
-        )
-        # Programs that read the same parts of the variables share the activation holding them.
-        key = ("cel", as_pod, id(params) if params else None, program.reads_key)
+        has_pod = ctx.pod is not None
+        as_pod = sees_pod(explicit_kinds, ctx.group, ctx.kind, has_pod)
+        # Only the variables read are built and bound (oldObject is decoded only when read),
+        # pruned to what the rules sharing the activation read.
+        inputs = group.inputs(program, (ctx.group, ctx.kind, has_pod, as_pod))
+        if inputs is None:
+            inputs = own
+        reads_params = params and "params" in inputs.reads
+        key = ("cel", as_pod, id(params) if reads_params else None, inputs.key)
         activation = ctx.memo.get(key)
         if activation is None:
-            variables = _variables(ctx, as_pod, params, names)
-            activation = ctx.memo[key] = program.activation(variables)
+            variables = _variables(ctx, as_pod, params, inputs.reads)
+            activation = ctx.memo[key] = Activation.of(variables, inputs.reads)
         try:
             passed = program.evaluate(activation)
         except CELEvaluationError as error:
@@ -54,7 +60,7 @@ def expression_check(
 
 
 def _variables(
-    ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any], names: Sequence[str]
+    ctx: EvaluationContext, as_pod: bool, params: Mapping[str, Any], names: Iterable[str]
 ) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     for name in names:

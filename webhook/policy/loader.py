@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from webhook.cel import CELCompileError, compile_expression
 from webhook.checks import CHECKS
 from webhook.checks.expression import expression_check
+from webhook.checks.expression_group import ExpressionGroup
 from webhook.errors import PolicyLoadError, PolicySetError
 from webhook.policy.compiled import CompiledMutation, CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import (
@@ -67,13 +68,14 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     policies: list[CompiledPolicy] = []
     exceptions: list[CompiledException] = []
     seen: dict[str, CompiledPolicy] = {}
+    group = ExpressionGroup()  # the set's CEL rules share activations
     try:
         files = policy_files(Path(path) for path in paths)
     except PolicyLoadError as error:
         raise PolicySetError([error]) from None
     for file in files:
         try:
-            loaded = load_file(file)
+            loaded = load_file(file, group=group)
         except PolicyLoadError as error:
             errors.append(error)
             continue
@@ -111,8 +113,9 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     return PolicySet(policies=tuple(policies), exceptions=tuple(exceptions))
 
 
-def load_file(file: Path) -> list[LoadedDocument]:
-    """Load one file; raises PolicySetError with an error per bad document."""
+def load_file(file: Path, *, group: ExpressionGroup | None = None) -> list[LoadedDocument]:
+    """Load one file; raises PolicySetError with an error per bad document. Its CEL rules join
+    `group` (a new one when None)."""
     name = str(file)
     try:
         if file.stat().st_size > MAX_POLICY_FILE_BYTES:
@@ -130,7 +133,7 @@ def load_file(file: Path) -> list[LoadedDocument]:
     errors: list[PolicyLoadError] = []
     for document in documents:
         try:
-            item = _load_document(document, file)
+            item = _load_document(document, file, group)
         except PolicyLoadError as error:
             errors.append(error)
             continue
@@ -141,7 +144,9 @@ def load_file(file: Path) -> list[LoadedDocument]:
     return loaded
 
 
-def _load_document(document: YAMLDocument, file: Path) -> LoadedDocument | None:
+def _load_document(
+    document: YAMLDocument, file: Path, group: ExpressionGroup | None
+) -> LoadedDocument | None:
     value = document.value
     name = str(file)
     if not isinstance(value, dict):
@@ -164,7 +169,7 @@ def _load_document(document: YAMLDocument, file: Path) -> LoadedDocument | None:
         raise _validation_error(error, document, name, ()) from None
     if isinstance(parsed, PolicyExceptionDocument):
         return compile_exception(parsed, document, file)
-    return compile_policy(parsed, document, file)
+    return compile_policy(parsed, document, file, group=group)
 
 
 def _validation_error(
@@ -179,13 +184,22 @@ def _validation_error(
     return PolicyLoadError(file, line, f"{field}: {first['msg']}{more}")
 
 
-def compile_policy(document: PolicyDocument, source: YAMLDocument, file: Path) -> CompiledPolicy:
-    """Compile a validated policy; raises PolicyLoadError for bad check parameters or CEL."""
+def compile_policy(
+    document: PolicyDocument,
+    source: YAMLDocument,
+    file: Path,
+    *,
+    group: ExpressionGroup | None = None,
+) -> CompiledPolicy:
+    """Compile a validated policy; raises PolicyLoadError for bad check parameters or CEL.
+    Its CEL rules join `group` (a new one when None)."""
     spec = document.spec
+    if group is None:
+        group = ExpressionGroup()
     match = compile_match(spec.match, policy_level=True, expand_pods=True)
     explicit_kinds = tuple(KindPattern.parse(text) for text in spec.match.kinds)
     rules = tuple(
-        _compile_rule(rule, index, document, source, file, explicit_kinds)
+        _compile_rule(rule, index, document, source, file, explicit_kinds, group)
         for index, rule in enumerate(spec.rules)
     )
     return CompiledPolicy(
@@ -213,6 +227,7 @@ def _compile_rule(
     source: YAMLDocument,
     file: Path,
     explicit_kinds: tuple[KindPattern, ...],
+    group: ExpressionGroup,
 ) -> CompiledRule:
     where: list[str | int] = ["spec", "rules", index]
     if rule.check is not None:
@@ -249,7 +264,9 @@ def _compile_rule(
                 source.line_of([*where, "expression"]),
                 f"rule {rule.name!r}: invalid CEL expression: {error}",
             ) from None
-        check = expression_check(program, rule.message, explicit_kinds, document.spec.params)
+        check = expression_check(
+            program, rule.message, explicit_kinds, document.spec.params, group=group
+        )
         check_name = "expression"
         summary = f"CEL rule: {rule.message} (requires `{rule.expression.strip()}`)"
     return CompiledRule(
