@@ -13,7 +13,7 @@ from tests.cel_strategies import expressions, objects
 from tests.helpers import pod_spec, request, wrap
 from webhook.cel import VARIABLES, CELCompileError, CELEvaluationError, compile_expression
 from webhook.celbound import upper_bound
-from webhook.celcost import MAX_COST, estimate, measure
+from webhook.celcost import MAX_COST, Size, estimate, measure
 from webhook.decision import decide
 from webhook.engine import evaluate
 from webhook.errors import PolicySetError
@@ -193,3 +193,51 @@ def test_bound_over_the_limit_leaves_the_verdict_to_the_estimate() -> None:
     bound = upper_bound(compile_expression(source).tree)
     assert bound is not None and bound.value({"object": {"items": ITEMS}}, {}) > MAX_COST
     assert run(source, {"items": ITEMS}) is True
+
+
+class _Text(str):
+    pass
+
+
+class _Map(dict[Any, Any]):
+    pass
+
+
+def _longest(value: Any) -> tuple[int, int]:
+    """(longest list or map, longest string) in `value`, by the definition."""
+    if isinstance(value, str | bytes):
+        return 0, len(value)
+    children: list[Any] = []
+    if isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        children = list(value)
+    else:
+        return 0, 0
+    found = [_longest(child) for child in children]
+    return max([len(value), *(f[0] for f in found)]), max([0, *(f[1] for f in found)])
+
+
+measured_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | st.binary(max_size=30)
+    | st.text(max_size=30).map(_Text),
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.lists(children, max_size=6).map(tuple)
+        | st.dictionaries(st.text(max_size=20) | st.integers() | st.binary(max_size=20), children)
+        | st.dictionaries(st.text(max_size=20).map(_Text), children).map(_Map)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=measured_values)
+def test_measure_is_the_longest_collection_and_string(value: Any) -> None:
+    items, text = _longest(value)
+    assert measure(value) == Size(float(items), text / 10)
