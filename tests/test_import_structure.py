@@ -34,6 +34,7 @@ SERVER_AND_SIGNATURE_STACK = (
     "webhook.signatures.verifier",
     "webhook.checks.signatures",
     "xml",  # for JUnit reports only
+    "asyncio",  # for signature lookups only
 )
 
 SIGNED_IMAGES = """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -165,6 +164,8 @@ def run_check(
     labels = namespace_labels_of(sources)
     wanted = planned_lookups(sources, policies, labels) if verifier is not None else []
     if verifier is not None and wanted:
+        import asyncio  # only when signatures are verified
+
         report.lookups = asyncio.run(_verify_all(verifier, wanted, timeout))
     for source in sources:
         report.errors.extend(source.errors)

@@ -9,7 +9,6 @@ passing, it passes; failing, it is an ERROR naming the reason (fail closed in en
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import date
@@ -312,6 +311,8 @@ async def ask_verifier(
     verifier: Verifier, wanted: Sequence[SignatureRequest], *, timeout: float
 ) -> dict[Any, Any]:
     """An answer for every request: the verifier's, or TIMED_OUT when it had none in time."""
+    import asyncio  # here: `check` without signature rules never loads it
+
     # The verifier keeps its own deadline; this bound only stops one that does not.
     try:
         async with asyncio.timeout(timeout + LOOKUP_GRACE):

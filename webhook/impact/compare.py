@@ -6,7 +6,6 @@ second container of an already denied object still shows up as a new denial.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -193,6 +192,8 @@ def run_diff(
             )
         )
         if wanted:
+            import asyncio  # only when signatures are verified
+
             lookups = asyncio.run(_verify(verifier, wanted, timeout))
     for source in sources:
         report.errors.extend(source.errors)
