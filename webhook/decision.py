@@ -49,10 +49,11 @@ def decide(findings: Sequence[Finding]) -> Decision:
     audits: list[Finding] = []
     waived: list[Finding] = []
     overrides: list[Finding] = []
+    passed, skipped = Result.PASS, Result.SKIP
     for finding in findings:
         result = finding.result
-        if result is Result.PASS or result is Result.SKIP:
-            continue  # most findings
+        if result is passed or result is skipped:  # most findings: decided first
+            continue
         if result is Result.WAIVED:
             waived.append(finding)
             continue
@@ -67,6 +68,8 @@ def decide(findings: Sequence[Finding]) -> Decision:
             warnings.append(finding)
         else:
             audits.append(finding)
+    if not (denials or warnings or audits or waived or overrides):
+        return Decision(allowed=True)
     annotations: dict[str, str] = {}
     for finding in (*audits, *waived, *overrides):
         prefix = "waived." if finding.waiver is not None else ""
