@@ -26,6 +26,15 @@ POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template"),
 }
 POD_KINDS = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
+# (API group, kind) -> (keys to the pod template, JSON Pointers of its metadata and its spec)
+_TEMPLATE_POINTERS = {
+    key: (
+        keys,
+        "".join(f"/{step}" for step in keys) + "/metadata",
+        "".join(f"/{step}" for step in keys) + "/spec",
+    )
+    for key, keys in POD_TEMPLATE_PATHS.items()
+}
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _LIST_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
 _EMPTY: JSONObject = {}  # what a missing securityContext reads as; never written to
@@ -36,7 +45,9 @@ def escape_pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per container of every request, and a frozen dataclass pays an
+# object.__setattr__ per field; nothing writes to them.
+@dataclass(slots=True)
 class Container:
     """One container of a pod spec, with the JSON Pointer of its entry in the object."""
 
@@ -57,7 +68,7 @@ class Container:
         return f'{_LIST_LABELS.get(self.list_name, "container")} "{self.name}"'
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Container
 class PodView:
     """The pod spec of a Pod or a workload's template, with paths relative to the object."""
 
@@ -85,9 +96,10 @@ def pod_template_path(group: str, kind: str) -> tuple[str, ...] | None:
 
 def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     """The pod view of `obj`, or None when it is no pod kind or has no pod spec."""
-    keys = pod_template_path(group, kind)
-    if keys is None:
+    found = _TEMPLATE_POINTERS.get((group, kind))
+    if found is None:
         return None
+    keys, metadata_path, spec_path = found
     node: Any = obj
     for key in keys:
         node = node.get(key) if isinstance(node, dict) else None
@@ -97,28 +109,28 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     if not isinstance(spec, dict):
         return None
     metadata = node.get("metadata")
-    base = "".join(f"/{key}" for key in keys)
-    spec_path = f"{base}/spec"
     containers = []
     for list_name in CONTAINER_LISTS:
         entries = spec.get(list_name)
         if not isinstance(entries, list):
             continue
+        prefix = f"{spec_path}/{list_name}/"
         for index, entry in enumerate(entries):
             if isinstance(entry, dict):
+                security = entry.get("securityContext")
                 containers.append(
                     Container(
-                        name=str(entry.get("name", f"#{index}")),
-                        list_name=list_name,
-                        path=f"{spec_path}/{list_name}/{index}",
-                        spec=entry,
-                        security_context=_object_at(entry, "securityContext"),
+                        str(entry["name"]) if "name" in entry else f"#{index}",
+                        list_name,
+                        f"{prefix}{index}",  # path
+                        entry,  # spec
+                        security if isinstance(security, dict) else _EMPTY,
                     )
                 )
     return PodView(
         metadata=metadata if isinstance(metadata, dict) else {},
         spec=spec,
-        metadata_path=f"{base}/metadata",
+        metadata_path=metadata_path,
         spec_path=spec_path,
         containers=tuple(containers),
         security_context=_object_at(spec, "securityContext"),
