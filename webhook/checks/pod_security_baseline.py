@@ -80,7 +80,10 @@ def capabilities_baseline(pod: PodView) -> list[Violation]:
         capabilities = container.security_context.get("capabilities")
         if not isinstance(capabilities, dict):
             continue
-        for index, capability in enumerate(items(capabilities, "add")):
+        added = capabilities.get("add")
+        if not added or not isinstance(added, list):
+            continue
+        for index, capability in enumerate(added):
             if not one_of(capability, BASELINE_CAPABILITIES):
                 violations.append(
                     container_violation(
@@ -139,10 +142,13 @@ def _selinux_violations(options: object) -> list[tuple[str, str, str]]:
 
 
 def se_linux_options(pod: PodView) -> list[Violation]:
-    violations = [
-        pod_violation(pod.field_path("securityContext", "seLinuxOptions", key), problem, fix)
-        for key, problem, fix in _selinux_violations(pod.security_context.get("seLinuxOptions"))
-    ]
+    violations = []
+    options = pod.security_context.get("seLinuxOptions")
+    if options:
+        violations += [
+            pod_violation(pod.field_path("securityContext", "seLinuxOptions", key), problem, fix)
+            for key, problem, fix in _selinux_violations(options)
+        ]
     for container in pod.containers:
         options = container.security_context.get("seLinuxOptions")
         if not options:

@@ -36,7 +36,8 @@ def items(node: JSONObject, key: str) -> list[Any]:
 
 def is_windows(pod: PodView) -> bool:
     """`spec.os.name: windows`: Linux-only fields are invalid there, so restricted skips them."""
-    return child(pod.spec, "os").get("name") == "windows"
+    system = pod.spec.get("os")
+    return isinstance(system, dict) and system.get("name") == "windows"
 
 
 def in_user_namespace(pod: PodView) -> bool:

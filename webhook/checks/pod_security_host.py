@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
-    child,
     container_violation,
     definition,
     items,
@@ -82,7 +81,8 @@ def host_ports(pod: PodView) -> list[Violation]:
 def windows_host_process(pod: PodView) -> list[Violation]:
     fix = "remove it or set false"
     violations = []
-    if child(pod.security_context, "windowsOptions").get("hostProcess") is True:
+    options = pod.security_context.get("windowsOptions")
+    if isinstance(options, dict) and options.get("hostProcess") is True:
         violations.append(
             pod_violation(
                 pod.field_path("securityContext", "windowsOptions", "hostProcess"),
@@ -110,26 +110,36 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
         spec = container.spec
         for probe in PROBES:
             handler = spec.get(probe)
-            if handler and isinstance(handler, dict):
-                _check_handler_hosts(container, (probe,), handler, violations)
+            if handler and isinstance(handler, dict) and _sets_host(handler):
+                violations.extend(_host_violations(container, (probe,), handler))
         lifecycle = spec.get("lifecycle")
         if lifecycle and isinstance(lifecycle, dict):
             for name in LIFECYCLE_HANDLERS:
                 handler = lifecycle.get(name)
-                if handler and isinstance(handler, dict):
-                    _check_handler_hosts(container, ("lifecycle", name), handler, violations)
+                if handler and isinstance(handler, dict) and _sets_host(handler):
+                    violations.extend(_host_violations(container, ("lifecycle", name), handler))
     return violations
 
 
-def _check_handler_hosts(
-    container: Container, where: tuple[str, ...], handler: JSONObject, found: list[Violation]
-) -> None:
-    """Append a violation for each action of one probe or lifecycle handler that sets a host."""
+def _sets_host(handler: JSONObject) -> bool:
+    """Whether one of the handler's actions names a host (the violations then say which)."""
+    for action in HOST_ACTIONS:
+        target = handler.get(action)
+        if isinstance(target, dict) and target.get("host") is not None:
+            return True
+    return False
+
+
+def _host_violations(
+    container: Container, where: tuple[str, ...], handler: JSONObject
+) -> list[Violation]:
+    """A violation for each action of one probe or lifecycle handler that sets a host."""
+    violations = []
     for action in HOST_ACTIONS:
         target = handler.get(action)
         host = target.get("host") if isinstance(target, dict) else None
         if host is not None and host != "":
-            found.append(
+            violations.append(
                 container_violation(
                     container,
                     container.field_path(*where, action, "host"),
@@ -137,6 +147,7 @@ def _check_handler_hosts(
                     "remove host (the check then targets the pod's own IP)",
                 )
             )
+    return violations
 
 
 DEFINITIONS: list[CheckDefinition[NoParams]] = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
-    child,
     container_violation,
     definition,
     in_user_namespace,
@@ -20,7 +19,7 @@ from webhook.checks.pod_security_common import (
     unmasked_proc_mounts,
 )
 from webhook.findings import Violation
-from webhook.workload import PodView
+from webhook.workload import JSONObject, PodView
 
 ALLOWED_VOLUMES = (
     "configMap",
@@ -69,25 +68,30 @@ def restricted_volumes(pod: PodView) -> list[Violation]:
     for index, volume in enumerate(items(pod.spec, "volumes")):
         if not isinstance(volume, dict):
             continue
-        if any(volume[key] is not None for key in _ALLOWED.intersection(volume)):
-            continue
-        source = next((key for key in RESTRICTED_VOLUMES if volume.get(key) is not None), None)
-        if source is None:
-            # A volume with no source at all is defaulted to emptyDir by the API server.
-            unknown = [
-                str(key) for key, value in volume.items() if key != "name" and value is not None
-            ]
-            if not unknown:
-                continue
-            source = unknown[0]
-        violations.append(
-            pod_violation(
-                pod.field_path("volumes", str(index), source),
-                f"uses volume {show(volume.get('name'))} of type {source}",
-                _VOLUMES_FIX,
-            )
-        )
+        for key, value in volume.items():
+            if key in _ALLOWED and value is not None:
+                break
+        else:
+            violations.extend(_restricted_volume(pod, index, volume))
     return violations
+
+
+def _restricted_volume(pod: PodView, index: int, volume: JSONObject) -> list[Violation]:
+    """The violation of a volume with no allowed source: none if it has no source at all."""
+    source = next((key for key in RESTRICTED_VOLUMES if volume.get(key) is not None), None)
+    if source is None:
+        # A volume with no source at all is defaulted to emptyDir by the API server.
+        unknown = [str(key) for key, value in volume.items() if key != "name" and value is not None]
+        if not unknown:
+            return []
+        source = unknown[0]
+    return [
+        pod_violation(
+            pod.field_path("volumes", str(index), source),
+            f"uses volume {show(volume.get('name'))} of type {source}",
+            _VOLUMES_FIX,
+        )
+    ]
 
 
 def allow_privilege_escalation(pod: PodView) -> list[Violation]:
@@ -226,7 +230,9 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
         return []
     violations = []
     for container in pod.containers:
-        capabilities = child(container.security_context, "capabilities")
+        capabilities = container.security_context.get("capabilities")
+        if not isinstance(capabilities, dict):
+            capabilities = {}
         dropped = capabilities.get("drop")
         if not (isinstance(dropped, list) and "ALL" in dropped):
             violations.append(
