@@ -148,6 +148,65 @@ def test_match_and_exclude(
     assert bool(findings) is applies
 
 
+SELECTIONS = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: teams}
+spec:
+  match: {kinds: [Pod], namespaces: ["team-*"]}
+  exclude: {namespaces: [team-x]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+---
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: updates}
+spec:
+  match: {kinds: [apps/Deployment], operations: [UPDATE]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+"""
+BY_NAME = """
+---
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: api}
+spec:
+  match: {kinds: [Pod], names: ["api-*"]}
+  rules:
+    - {name: run-as-non-root, check: nonRoot}
+"""
+# (kind, namespace, name, operation) -> the policies that select it, in both sets; "api" only
+# in the set that has it.
+SELECTION_CASES = [
+    ("Pod", "team-a", "web", "CREATE", ["teams"]),
+    ("Pod", "team-a", "api-1", "CREATE", ["api", "teams"]),
+    ("Pod", "team-x", "web", "CREATE", []),
+    ("Pod", "team-x", "api-2", "CREATE", ["api"]),
+    ("Pod", "other", "api-3", "UPDATE", ["api"]),
+    ("Pod", "other", "web", "UPDATE", []),
+    ("Deployment", "team-b", "web", "CREATE", ["teams"]),
+    ("Deployment", "team-b", "web", "UPDATE", ["teams", "updates"]),
+    ("Deployment", "team-x", "api-4", "UPDATE", ["api", "updates"]),
+    ("Deployment", "other", "web", "CREATE", []),
+]
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_policy_set_selects_each_request_by_what_its_policies_read(
+    policy_set: Callable[[str], PolicySet], by_name: bool
+) -> None:
+    """A set answering many requests (the selection by kind, operation and namespace may be
+    remembered) selects each as it would on its own, also when a policy reads the name."""
+    policies = policy_set(SELECTIONS + (BY_NAME if by_name else ""))
+    for _ in range(2):
+        for kind, namespace, name, operation, expected in SELECTION_CASES:
+            obj = wrap(kind, pod_spec(), name=name, namespace=namespace)
+            findings = evaluate(request(obj, operation=operation), policies)
+            wanted = [policy for policy in expected if by_name or policy != "api"]
+            assert sorted({finding.policy for finding in findings}) == wanted
+
+
 CEL = """
 apiVersion: policy-webhook.dev/v1alpha1
 kind: Policy

@@ -67,15 +67,28 @@ def policy_match(policy: CompiledPolicy, context: EvaluationContext) -> Match:
     selected = policy.match.decide(request, group, kind, labels)
     if selected is Match.NO or policy.exclude is None or policy.exclude.empty:
         return selected
-    return selected & ~policy.exclude.decide(request, group, kind, labels)
+    excluded = policy.exclude.decide(request, group, kind, labels)
+    return selected if excluded is Match.NO else selected & ~excluded
 
 
 def selected_policies(
     context: EvaluationContext, policies: PolicySet
 ) -> list[tuple[CompiledPolicy, Match]]:
     """The policies that select the request (YES) or may select it (UNKNOWN), in order."""
+    request = context.request
+    plan = policies.selection_plan(
+        context.group, context.kind, request.operation, request.subResource
+    )
+    if plan is not None:
+        namespace = request.namespace
+        return [
+            (policy, Match.YES)
+            for policy, match, exclude in plan
+            if (match is None or match.selects_namespace(namespace))
+            and (exclude is None or not exclude.selects_namespace(namespace))
+        ]
     selected: list[tuple[CompiledPolicy, Match]] = []
-    for policy in policies.candidates(context.kind, context.request.operation):
+    for policy in policies.candidates(context.kind, request.operation):
         state = policy_match(policy, context)
         if state is not Match.NO:
             selected.append((policy, state))

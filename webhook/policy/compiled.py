@@ -13,6 +13,13 @@ from webhook.policy.exceptions import CompiledException
 from webhook.policy.matching import Matcher, selector_reads_labels
 
 MAX_INDEX_ENTRIES = 4096
+# (group, kind, operation, subresource) of requests
+ResourceKey = tuple[str, str, str, str]
+# A policy that selects requests of a ResourceKey, and the blocks that then decide by namespace:
+# its match (None when it selects every namespace) and its exclude (None when it excludes no
+# such request).
+PlanEntry = tuple["CompiledPolicy", Matcher | None, Matcher | None]
+_NO_PLAN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ class PolicySet:
     _label_readers: frozenset[int] = frozenset()  # ids of policies that read namespace labels
     _exceptions_read_labels: bool = False
     _labels_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _plans: dict[ResourceKey, tuple[PlanEntry, ...] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._label_readers = frozenset(
@@ -163,6 +171,42 @@ class PolicySet:
             if len(self._labels_cache) < MAX_INDEX_ENTRIES:
                 self._labels_cache[key] = found
         return found
+
+    def selection_plan(
+        self, group: str, kind: str, operation: str, subresource: str
+    ) -> tuple[PlanEntry, ...] | None:
+        """When every candidate policy decides from the request's group, kind, operation,
+        subresource and namespace alone (no names, object or namespace selectors, subjects):
+        the policies that select such requests, with the blocks that then decide by
+        namespace. None when a candidate policy reads more of the request."""
+        key = (group, kind, operation, subresource)
+        found = self._plans.get(key, _NO_PLAN)
+        if found is not _NO_PLAN:
+            return found  # type: ignore[return-value]
+        plan: tuple[PlanEntry, ...] | None = None
+        candidates = self.candidates(kind, operation)
+        if all(
+            policy.match.static and (policy.exclude is None or policy.exclude.static)
+            for policy in candidates
+        ):
+            entries = []
+            for policy in candidates:
+                if not policy.match.selects_resource(group, kind, operation, subresource):
+                    continue
+                exclude = policy.exclude
+                if exclude is not None and (
+                    exclude.empty
+                    or not exclude.selects_resource(group, kind, operation, subresource)
+                ):
+                    exclude = None
+                if exclude is not None and exclude.namespaces is None:
+                    continue  # excluded whatever the namespace
+                match = policy.match if policy.match.namespaces is not None else None
+                entries.append((policy, match, exclude))
+            plan = tuple(entries)
+        if len(self._plans) < MAX_INDEX_ENTRIES:
+            self._plans[key] = plan
+        return plan
 
     def names(self) -> Sequence[str]:
         return [policy.name for policy in self.policies]

@@ -104,7 +104,11 @@ class KindPattern:
         return kind == self.kind or (not self.concrete and fnmatchcase(kind, self.kind))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "concrete", not any(ch in self.kind for ch in "*?["))
+        object.__setattr__(self, "concrete", not _has_glob(self.kind))
+
+
+def _has_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
 
 
 def expand_pod_kinds(patterns: Sequence[KindPattern]) -> tuple[KindPattern, ...]:
@@ -163,6 +167,28 @@ class Matcher:
     service_accounts: re.Pattern[str] | None
     subresources: frozenset[str]
     empty: bool
+    # The namespaces when none of them is a glob: a set lookup instead of the pattern.
+    namespace_names: frozenset[str] | None = None
+    # The (group, kind) pairs of `kinds` when no pattern has a glob (group None: any group),
+    # so selecting by kind is a set lookup; None when a pattern needs matching.
+    kind_pairs: frozenset[tuple[str | None, str]] | None = field(
+        init=False, compare=False, repr=False
+    )
+    any_subject: bool = field(init=False, compare=False, repr=False)  # no subject block
+    # Decides from the request's group, kind, operation, subresource and namespace alone
+    # (`selects_resource` and `selects_namespace`).
+    static: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        literal = all(
+            pattern.concrete and not _has_glob(pattern.group or "") for pattern in self.kinds
+        )
+        pairs = frozenset((pattern.group, pattern.kind) for pattern in self.kinds)
+        object.__setattr__(self, "kind_pairs", pairs if literal else None)
+        any_subject = self.users is None and self.groups is None and self.service_accounts is None
+        object.__setattr__(self, "any_subject", any_subject)
+        static = any_subject and self.names is None and self.object_selector is None
+        object.__setattr__(self, "static", static and self.namespace_selector is None)
 
     def decide(
         self,
@@ -173,17 +199,9 @@ class Matcher:
     ) -> Match:
         """YES or NO; UNKNOWN only when everything else matches and the namespace selector
         would need labels that are `UnknownLabels`."""
-        if self.kinds and not any(pattern.matches(group, kind) for pattern in self.kinds):
+        if not self.selects_resource(group, kind, request.operation, request.subResource):
             return Match.NO
-        if self.operations is not None and request.operation not in self.operations:
-            return Match.NO
-        if request.subResource and not (
-            "*" in self.subresources or request.subResource in self.subresources
-        ):
-            return Match.NO
-        if self.namespaces is not None and not (
-            request.namespace and self.namespaces.fullmatch(request.namespace)
-        ):
+        if not self.selects_namespace(request.namespace):
             return Match.NO
         if self.names is not None and not self.names.fullmatch(request.name or ""):
             return Match.NO
@@ -196,7 +214,7 @@ class Matcher:
                 for labels in (new_labels, old_labels)
             ):
                 return Match.NO
-        if not self._subject_matches(request):
+        if not self.any_subject and not self._subject_matches(request):
             return Match.NO
         selector = self.namespace_selector
         if selector is None:
@@ -208,6 +226,29 @@ class Matcher:
         if isinstance(namespace_labels, UnknownLabels):
             return Match.UNKNOWN
         return Match.YES if selector_matches(selector, namespace_labels) else Match.NO
+
+    def selects_resource(self, group: str, kind: str, operation: str, subresource: str) -> bool:
+        """Whether the block's kinds, operations and subresources select such a request."""
+        if self.kinds:
+            pairs = self.kind_pairs
+            if pairs is not None:
+                if (group, kind) not in pairs and (None, kind) not in pairs:
+                    return False
+            elif not any(pattern.matches(group, kind) for pattern in self.kinds):
+                return False
+        if self.operations is not None and operation not in self.operations:
+            return False
+        return not subresource or "*" in self.subresources or subresource in self.subresources
+
+    def selects_namespace(self, namespace: str) -> bool:
+        """Whether the block's namespaces select a request in `namespace`."""
+        if self.namespaces is None:
+            return True
+        if not namespace:
+            return False
+        if self.namespace_names is not None:
+            return namespace in self.namespace_names
+        return self.namespaces.fullmatch(namespace) is not None
 
     def matches(
         self,
@@ -272,4 +313,7 @@ def compile_match(block: MatchBlock | None, *, policy_level: bool, expand_pods: 
         service_accounts=_glob(subjects.serviceAccounts) if subjects else None,
         subresources=frozenset(block.subresources or ([] if policy_level else ["*"])),
         empty=empty,
+        namespace_names=None
+        if any(_has_glob(name) for name in block.namespaces)
+        else frozenset(block.namespaces),
     )
