@@ -24,5 +24,6 @@ def test_the_benchmark_runs_policy_webhook_and_reports_per_object_cost(
     assert check_bench.main([*arguments, "--checkov-runs", "0", "--sizes", "1"]) == 0
     out = capsys.readouterr().out
     assert "68 objects per copy" in out
+    assert "start-up (imports, policies, no manifests):" in out and " s cpu" in out
     assert "policy-webhook       68 objects" in out
     assert "per-object cost by size" in out
