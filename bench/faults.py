@@ -7,9 +7,15 @@ SIGTERM (readiness fails first, requests are still answered for --drain-seconds,
 server finishes what is in flight and exits). For each: requests failed (target zero), p99
 latency before and during the fault, and the recovery time (from the fault to the first
 quarter-second with no error and p99 within twice the baseline). A long run samples the
-server's RSS, which must stay flat.
+RSS of every worker, which must stay flat.
 
-    python -m bench.faults [--levels 1 10 50 100] [--seconds 5] [--long-seconds 30] [--json]
+    python -m bench.faults [--levels 1 10 50 100] [--seconds 5] [--long-seconds 30]
+
+`--soak` runs only the long run (no faults), e.g. five minutes of the `100` policy set at 50
+connections on 2 workers, RSS sampled every 5 s, first and last minute compared:
+
+    python -m bench.faults --soak --policies 100 --workers 2 --long-connections 50 \
+        --long-seconds 300 --sample-seconds 5
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import httpx
 
 from bench import stats
 from bench.loadgen import LoadGenerator, LoadResult, Outcome, Request, Target, mix_requests
-from bench.policysets import write_policy_set
+from bench.policysets import SETS, write_policy_set
 from bench.registry_faults import LOOKUP_SECONDS, registry_faults, write_signature_policy
 from bench.registry_faults import free_port as registry_port
 from bench.server_bench import MIB, NAMESPACE, SERVER_NAME, SERVICE, Server, started
@@ -39,6 +45,7 @@ from webhook import tls
 STEP = 0.25  # seconds per timeline bucket
 FAULT_CONNECTIONS = 20
 DRAIN_SECONDS = 2
+MINUTE = 60.0
 
 
 def write_certificates(directory: Path) -> tls.Issued:
@@ -176,45 +183,91 @@ def sigterm(server: Server, certificates: Path, report: dict[str, Any]) -> Calla
 
 
 def long_run(
-    server: Server, requests: Sequence[Request], certificates: Path, seconds: float
+    server: Server,
+    requests: Sequence[Request],
+    certificates: Path,
+    seconds: float,
+    *,
+    connections: int = FAULT_CONNECTIONS,
+    sample_seconds: float = 1.0,
 ) -> dict[str, Any]:
-    samples: list[int] = []
+    """Load for `seconds` while every worker's RSS is sampled: before the load, medians of the
+    first and last minute (of the first and last quarter in runs shorter than two minutes)."""
+    samples: list[tuple[float, list[int]]] = []  # (seconds since the start, RSS per worker)
     done = threading.Event()
+    started_at = time.monotonic()
 
     def sample() -> None:
-        while not done.wait(1.0):
-            samples.append(stats.process_rss_bytes(server.process.pid))
+        while not done.wait(sample_seconds):
+            try:
+                rss = server.worker_rss()
+            except OSError:  # a worker just ended: the next sample sees its replacement
+                continue
+            samples.append((time.monotonic() - started_at, rss))
 
+    idle = server.worker_rss()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     result = LoadGenerator(
-        target(server, certificates), requests, connections=FAULT_CONNECTIONS, duration=seconds
+        target(server, certificates), requests, connections=connections, duration=seconds
     ).run()
     done.set()
     sampler.join()
-    quarter = max(1, len(samples) // 4)
     return {
         **{
             k: v
             for k, v in result.summary().items()
-            if k in ("requests", "errors", "throughput", "p99_ms")
+            if k in ("connections", "requests", "errors", "throughput", "p99_ms")
         },
-        "rss_mib_first_quarter": round(stats.median(samples[:quarter]) / MIB, 1),
-        "rss_mib_last_quarter": round(stats.median(samples[-quarter:]) / MIB, 1),
-        "rss_mib_max": round(max(samples, default=0) / MIB, 1),
+        "rss_mib_before": [round(rss / MIB, 1) for rss in idle],
+        **rss_figures(samples, seconds),
+    }
+
+
+def rss_figures(samples: Sequence[tuple[float, list[int]]], seconds: float) -> dict[str, Any]:
+    """RSS per worker at the start and at the end of a run, its maximum, and a timeline."""
+    span = MINUTE if seconds >= 2 * MINUTE else seconds / 4
+    first = [rss for at, rss in samples if at <= span] or [rss for _, rss in samples[:1]]
+    last = [rss for at, rss in samples if at >= seconds - span] or [rss for _, rss in samples[-1:]]
+    workers = max((len(rss) for _, rss in samples), default=0)
+
+    def medians(rows: Sequence[list[int]]) -> list[float]:
+        return [
+            round(stats.median(row[index] for row in rows if index < len(row)) / MIB, 1)
+            for index in range(workers)
+        ]
+
+    every = max(1, len(samples) // 30)  # about 30 points
+    return {
+        "rss_span_s": round(span, 1),
+        "rss_mib_first": medians(first),
+        "rss_mib_last": medians(last),
+        "rss_mib_max": [
+            round(max((rss[index] for _, rss in samples if index < len(rss)), default=0) / MIB, 1)
+            for index in range(workers)
+        ],
+        "rss_mib_timeline": [
+            f"{at:.0f} s: " + "/".join(f"{value / MIB:.1f}" for value in rss)
+            for at, rss in samples[::every]
+        ],
     }
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
+    chosen = vars(options)
+    policy_set = chosen.get("policies", "pss")
+    workers = chosen.get("workers", 1)
+    soak = chosen.get("soak", False)
     requests = mix_requests(2000)
-    report: dict[str, Any] = {}
+    report: dict[str, Any] = {"settings": {"policies": policy_set, "workers": workers}}
     with tempfile.TemporaryDirectory(prefix="policy-webhook-faults-") as scratch:
         root = Path(scratch)
         certificates = root / "certs"
         ca = write_certificates(certificates)
-        policies = write_policy_set("pss", root / "policies")
+        policies = write_policy_set(policy_set, root / "policies")
         port = registry_port()
-        write_signature_policy(policies, port)
+        if not soak:
+            write_signature_policy(policies, port)
         arguments = [
             "serve",
             "--timeout-seconds",
@@ -225,8 +278,20 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "0.2",
             "--drain-seconds",
             str(DRAIN_SECONDS),
+            "--workers",
+            str(workers),
         ]
         with started("webhook", "webhook", arguments, certificates, root / "webhook.log") as server:
+            if soak:
+                report["long_run"] = long_run(
+                    server,
+                    requests,
+                    certificates,
+                    options.long_seconds,
+                    connections=chosen.get("long_connections", FAULT_CONNECTIONS),
+                    sample_seconds=chosen.get("sample_seconds", 1.0),
+                )
+                return report
             report["rising"] = rising(
                 server, requests, certificates, options.levels, options.seconds
             )
@@ -271,6 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 10, 50, 100])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--long-seconds", type=float, default=30.0)
+    parser.add_argument("--long-connections", type=int, default=FAULT_CONNECTIONS)
+    parser.add_argument("--sample-seconds", type=float, default=1.0, help="RSS sampling period")
+    parser.add_argument("--policies", choices=SETS, default="pss")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--soak", action="store_true", help="only the long run, no faults")
     options = parser.parse_args(argv)
     report = run(options)
     json.dump(report, sys.stdout, indent=2)
