@@ -117,3 +117,89 @@ def test_on_demand_verifier_answers_through_the_registry_verifier() -> None:
             await verifier.aclose()
 
     assert asyncio.run(ask())[request].outcome is Outcome.UNREACHABLE
+
+
+WORKER_PROBE = """
+import asyncio, sys
+from pathlib import Path
+from webhook import server
+from webhook.metrics import Metrics
+from webhook.policy.loader import load_policy_set
+from webhook.reload import PolicyReloader, policy_fingerprint
+from webhook.settings import Settings
+from webhook.store import PolicyStore
+
+policies, certificates, added = (Path(item) for item in sys.argv[1:4])
+chosen = Settings(
+    policies=(policies,), tls_cert=certificates / "tls.crt", tls_key=certificates / "tls.key"
+)
+initial = load_policy_set(chosen.policies)
+loaded_from = policy_fingerprint(chosen.policies)
+server.build_worker(chosen, initial=initial, loaded_from=loaded_from, in_flight=lambda: 0)
+stacks = ("sigstore", "httpx", "webhook.signatures.verifier")
+print(" ".join(name for name in stacks if name in sys.modules))
+store = PolicyStore(initial)
+reloader = PolicyReloader(
+    paths=chosen.policies, store=store, metrics=Metrics(), prepare=server.prepare_lookups
+)
+added.rename(policies / added.name)
+assert asyncio.run(reloader.check())
+print(" ".join(name for name in stacks if name in sys.modules))
+"""
+
+
+def _worker_modules(tmp_path: Path, *policies: tuple[str, str]) -> tuple[set[str], set[str]]:
+    """What a built worker imported, and what it imported once a reload added a policy with
+    image signatures (the last of `policies` is the one added)."""
+    from tests.webhook_server import write_certificates
+
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "alice.pub").write_text(key_pem("alice"))
+    *served, (added_name, added_text) = policies
+    for name, text in served:
+        (directory / name).write_text(text)
+    added = tmp_path / added_name
+    added.write_text(added_text)
+    write_certificates(tmp_path / "certs")
+    completed = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE, str(directory), str(tmp_path / "certs"), str(added)],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    before, after = completed.stdout.split("\n")[-3:-1]
+    return set(before.split()), set(after.split())
+
+
+UNSIGNED = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: named}
+spec:
+  match: {kinds: [Pod]}
+  rules:
+    - name: short-names
+      expression: "object.metadata.name.size() <= 63"
+      message: "{kind} {name}: a name of at most 63 characters"
+"""
+
+
+def test_a_worker_without_signature_rules_or_kube_api_imports_no_http_or_sigstore(
+    tmp_path: Path,
+) -> None:
+    before, after = _worker_modules(
+        tmp_path, ("named.yaml", UNSIGNED), ("signed.yaml", SIGNED_IMAGES)
+    )
+    assert before == set()
+    # A reload that adds a signature rule imports the verifier before the new set is served.
+    assert after == {"sigstore", "httpx", "webhook.signatures.verifier"}
+
+
+def test_a_worker_with_signature_rules_has_the_verifier_imported_before_serving(
+    tmp_path: Path,
+) -> None:
+    before, _ = _worker_modules(tmp_path, ("signed.yaml", SIGNED_IMAGES), ("named.yaml", UNSIGNED))
+    assert before == {"sigstore", "httpx", "webhook.signatures.verifier"}

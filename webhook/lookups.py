@@ -19,6 +19,13 @@ from webhook.signatures.api import SignatureResult, Verifier
 MARGIN = 0.25  # seconds kept for evaluation and the answer after the lookups
 
 
+def looks_up_images(policies: PolicySet) -> bool:
+    """Whether a rule of `policies` asks a verifier about images."""
+    return any(
+        rule.check.lookups is not None for policy in policies.policies for rule in policy.rules
+    )
+
+
 def lookup_deadline(budget: float) -> float:
     """Seconds the verifier gets out of a `budget` for all lookups of one request."""
     return max(budget - MARGIN - LOOKUP_GRACE, budget / 2)

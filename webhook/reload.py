@@ -14,7 +14,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from webhook.desired.serving import DesiredStateReloader
 from webhook.errors import CertificateError, PolicySetError
 from webhook.logs import log_exceptions
 from webhook.metrics import Metrics
+from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set, policy_files
 from webhook.store import PolicyStore
 from webhook.tls import load_certificate, server_context
@@ -63,15 +64,25 @@ class PolicyReloader:
         store: PolicyStore,
         metrics: Metrics,
         seen: Fingerprint | None = None,
+        prepare: Callable[[PolicySet], None] | None = None,
     ) -> None:
-        """`seen`: the files' fingerprint when the store's set was loaded (default: now)."""
+        """`seen`: the files' fingerprint when the store's set was loaded (default: now).
+        `prepare(policies)` runs in the loading thread for every valid new set, before it is
+        served (e.g. imports what its rules need)."""
         self.paths = tuple(paths)
         self.store = store
         self.metrics = metrics
+        self.prepare = prepare
         self._seen = seen if seen is not None else self._fingerprint()
 
     def _fingerprint(self) -> Fingerprint:
         return policy_fingerprint(self.paths)
+
+    def _load(self) -> PolicySet:
+        policies = load_policy_set(self.paths)
+        if self.prepare is not None:
+            self.prepare(policies)
+        return policies
 
     async def check(self) -> bool:
         """Reload when a file changed; True when a new set is being served."""
@@ -79,7 +90,7 @@ class PolicyReloader:
         if before == self._seen:
             return False
         try:
-            policies = await asyncio.to_thread(load_policy_set, self.paths)
+            policies = await asyncio.to_thread(self._load)
         except PolicySetError as error:
             self._seen = before
             self.metrics.policy_reloads.labels("failure").inc()

@@ -32,9 +32,8 @@ from webhook.app import create_app
 from webhook.desired.serving import DesiredStateReloader, with_preloads
 from webhook.engine import evaluate
 from webhook.errors import CertificateError, KubeConfigError, PolicySetError
-from webhook.kube.namespaces import ApiNamespaces
 from webhook.kube.source import checked_kube_api, namespace_source
-from webhook.lookups import SignatureLookup, lookup_deadline
+from webhook.lookups import SignatureLookup, looks_up_images, lookup_deadline
 from webhook.metrics import Metrics, shared_metrics, worker_exited
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
@@ -46,7 +45,7 @@ from webhook.reload import (
     watch,
 )
 from webhook.settings import Settings
-from webhook.signatures.verifier import RegistryVerifier, VerifierSettings
+from webhook.signatures.ondemand import OnDemandRegistryVerifier, import_registry_verifier
 from webhook.store import PolicyStore
 from webhook.tls import server_context
 from webhook.workers import listening_socket, supervise
@@ -157,22 +156,25 @@ def build_worker(
         with contextlib.suppress(PolicySetError):  # invalid now: the reload loop says so
             initial, loaded_from = load_policy_set(settings.policies), current
     store = PolicyStore(initial, time.time())
+    prepare_lookups(initial)
     policies = PolicyReloader(
-        paths=settings.policies, store=store, metrics=metrics, seen=loaded_from
+        paths=settings.policies,
+        store=store,
+        metrics=metrics,
+        seen=loaded_from,
+        prepare=prepare_lookups,
     )
-    verifier = RegistryVerifier(
-        settings=VerifierSettings(request_timeout=lookup_deadline(settings.signature_budget))
-    )
+    verifier = OnDemandRegistryVerifier(request_timeout=lookup_deadline(settings.signature_budget))
     lookup = SignatureLookup(verifier=verifier, budget=settings.signature_budget, metrics=metrics)
     desired = DesiredStateReloader(policies=store, metrics=metrics)
     desired.load()
     drain = Drain()
-    namespaces, kube = namespace_source(settings, metrics)
+    namespaces = namespace_source(settings, metrics)
     app = create_app(
         settings=settings,
         policies=store,
         metrics=metrics,
-        namespaces=namespaces,
+        namespaces=namespaces.source,
         evaluate=with_preloads(evaluate, desired.lookups),
         ready=lambda: certificates.ready() and not drain.active,
         lookup=lookup,
@@ -191,14 +193,14 @@ def build_worker(
             )
             if metrics.multiprocess:  # another worker may render: hand counts over periodically
                 tasks.create_task(flush_loop(metrics, settings.reload_interval))
-            if isinstance(namespaces, ApiNamespaces):
+            if namespaces.run is not None:
                 tasks.create_task(namespaces.run())
 
     async def close() -> None:
         # Their connections belong to the worker's event loop.
         await verifier.aclose()
-        if kube is not None:
-            await kube.aclose()
+        if namespaces.close is not None:
+            await namespaces.close()
 
     return Worker(
         app=app,
@@ -207,6 +209,13 @@ def build_worker(
         close=close,
         drain=drain,
     )
+
+
+def prepare_lookups(policies: PolicySet) -> None:
+    """Import the registry verifier before serving a set that looks images up, so that no
+    request waits for the import (a set without such rules never imports it)."""
+    if looks_up_images(policies):
+        import_registry_verifier()
 
 
 async def flush_loop(metrics: Metrics, interval: float) -> None:
@@ -289,6 +298,7 @@ def run(settings: Settings) -> int:
     try:
         loaded_from = policy_fingerprint(settings.policies)
         initial = load_policy_set(settings.policies)
+        prepare_lookups(initial)  # before the workers fork: they share what it imports
         server_context(settings.tls_cert, settings.tls_key, client_ca=settings.client_ca)
         settings = checked_kube_api(settings)
     except KubeConfigError as error:

@@ -1,14 +1,15 @@
 """The namespace source of a worker: the Kubernetes API when one is configured and usable,
-else the labels of the Namespaces the worker admits."""
+else the labels of the Namespaces the worker admits. The HTTP client is imported only when the
+API is used."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from webhook.errors import KubeConfigError
-from webhook.kube.client import KubeClient, check_credentials
-from webhook.kube.namespaces import ApiNamespaces
 from webhook.metrics import Metrics
 from webhook.namespaces import NamespaceLabels, NamespaceSource
 from webhook.settings import Settings
@@ -16,19 +17,29 @@ from webhook.settings import Settings
 LOG = logging.getLogger("policy_webhook.server")
 
 
-def namespace_source(
-    settings: Settings, metrics: Metrics
-) -> tuple[NamespaceSource, KubeClient | None]:
-    """Where the worker's namespace labels come from: the Kubernetes API when one is set
-    (its client is closed by the worker), else the Namespaces the worker admits. Raises
-    KubeConfigError when the token or the CA cannot be read."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerNamespaces:
+    """A worker's namespace source, what runs beside it and what closes at the worker's end."""
+
+    source: NamespaceSource
+    run: Callable[[], Coroutine[Any, Any, None]] | None = None  # the API mirror (LIST + WATCH)
+    close: Callable[[], Awaitable[None]] | None = None  # the API client's connections
+
+
+def namespace_source(settings: Settings, metrics: Metrics) -> WorkerNamespaces:
+    """Where the worker's namespace labels come from: the Kubernetes API when one is set,
+    else the Namespaces the worker admits. Raises KubeConfigError when the token or the CA
+    cannot be read."""
     if settings.kube_api is None:
-        return NamespaceLabels(), None
+        return WorkerNamespaces(NamespaceLabels())
+    from webhook.kube.client import KubeClient
+    from webhook.kube.namespaces import ApiNamespaces
+
     client = KubeClient(
         base_url=settings.kube_api, token_file=settings.kube_token, ca_file=settings.kube_ca
     )
     source = ApiNamespaces(client=client, deadline=settings.namespace_deadline, metrics=metrics)
-    return source, client
+    return WorkerNamespaces(source, run=source.run, close=client.aclose)
 
 
 def checked_kube_api(settings: Settings) -> Settings:
@@ -37,6 +48,8 @@ def checked_kube_api(settings: Settings) -> Settings:
     missing (no token mounted) is not used: namespace labels then come from admissions."""
     if settings.kube_api is None:
         return settings
+    from webhook.kube.client import check_credentials
+
     try:
         check_credentials(token_file=settings.kube_token, ca_file=settings.kube_ca)
     except KubeConfigError as error:
