@@ -87,17 +87,28 @@ def describe(selection: Selection) -> str:
     return "{" + inner + "}" + each
 
 
-def _pruned(value: Any, selection: Selection) -> Any:
-    if selection is Need.WHOLE:
-        return value
-    if selection is Need.PRESENT:
-        return None  # the key is kept; its value is never read
+def _pruned(value: Any, selection: Fields) -> Any:
+    # The leaves are handled in the loop rather than by a call each: most of them are whole.
     if isinstance(value, dict):
         if selection.each is not None:  # a map iterated over: every key is read
             return value
-        return {key: _pruned(value[key], sub) for key, sub in selection.fields if key in value}
-    if isinstance(value, list) and selection.each is not None:
-        return [_pruned(item, selection.each) for item in value]
+        pruned = {}
+        for key, sub in selection.fields:
+            if key in value:
+                if sub is Need.WHOLE:
+                    pruned[key] = value[key]
+                elif sub is Need.PRESENT:
+                    pruned[key] = None  # the key is kept; its value is never read
+                else:
+                    pruned[key] = _pruned(value[key], sub)
+        return pruned
+    each = selection.each
+    if isinstance(value, list) and each is not None:
+        if each is Need.WHOLE:
+            return value
+        if each is Need.PRESENT:
+            return [None] * len(value)
+        return [_pruned(item, each) for item in value]
     return value  # no map: selecting a field of it fails the same way on the whole value
 
 

@@ -27,7 +27,8 @@ def expression_check(
     if group is None:
         group = ExpressionGroup()
     group.add(program, explicit_kinds)
-    own = Inputs(program.reads, program.reads_key)
+    # Rules reading a whole object each keep their own activation, shared by equal reads.
+    own = Inputs(program.reads, program.reads_key, shared=True)
     reads_namespace = NAMESPACE_VARIABLE in program.reads
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
@@ -48,7 +49,8 @@ def expression_check(
         activation = ctx.memo.get(key)
         if activation is None:
             variables = _variables(ctx, as_pod, params, inputs.reads)
-            activation = ctx.memo[key] = Activation.of(variables, inputs.reads)
+            activation = Activation.of(variables, inputs.reads, shared=inputs.shared)
+            ctx.memo[key] = activation
         try:
             passed = program.evaluate(activation)
         except CELEvaluationError as error:

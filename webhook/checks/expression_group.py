@@ -27,10 +27,12 @@ class Inputs:
 
     reads: Mapping[str, Selection]
     key: str
+    shared: bool  # more than one rule may use the activation
 
     @classmethod
-    def of(cls, reads: Mapping[str, Selection]) -> Inputs:
-        return cls(reads, ";".join(f"{name}={describe(sel)}" for name, sel in reads.items()))
+    def of(cls, reads: Mapping[str, Selection], *, shared: bool) -> Inputs:
+        key = ";".join(f"{name}={describe(sel)}" for name, sel in reads.items())
+        return cls(reads, key, shared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,8 @@ class ExpressionGroup:
         for member in members:
             for name, selection in member.program.reads.items():
                 reads[name] = union(reads.get(name, Need.PRESENT), selection)
-        return frozenset(id(m.program) for m in members), Inputs.of(reads)
+        inputs = Inputs.of(reads, shared=len(members) > 1)
+        return frozenset(id(m.program) for m in members), inputs
 
 
 def sees_pod(kinds: tuple[KindPattern, ...], group: str, kind: str, has_pod: bool) -> bool:
