@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DATA, POLICIES, REPOSITORY
 from tests.signatures.conftest import key_pem
 from tests.signatures.oci import free_port
+from webhook.cli import build_parser
 from webhook.signatures.api import (
     KeySigner,
     Outcome,
@@ -35,6 +38,8 @@ SERVER_AND_SIGNATURE_STACK = (
     "webhook.checks.signatures",
     "xml",  # for JUnit reports only
     "asyncio",  # for signature lookups only
+    "webhook.settings",  # serve's
+    "webhook.impact",  # diff's
 )
 
 SIGNED_IMAGES = """
@@ -88,6 +93,20 @@ def test_a_policy_with_image_signatures_imports_only_what_it_needs(tmp_path: Pat
     loaded = _modules_after(*arguments)
     assert {"webhook.checks.signatures", "cryptography"} <= loaded
     assert not loaded & {"httpx", "sigstore", "fastapi", "webhook.signatures.verifier"}
+
+
+@pytest.mark.parametrize("command", ["check", "serve", "diff", "test", "certs"])
+def test_a_parser_for_one_command_lists_them_all_and_parses_it(command: str) -> None:
+    chosen, full = build_parser(only=command), build_parser()
+    assert chosen.format_help() == full.format_help()
+    sample = {
+        "check": ["check", "-o", "json", "manifests/"],
+        "serve": ["serve", "--port", "8443"],
+        "diff": ["diff", "--base", "a", "--head", "b", "m/"],
+        "test": ["test", "policies/"],
+        "certs": ["certs", "--service", "s", "--namespace", "n", "--out", "d"],
+    }[command]
+    assert vars(chosen.parse_args(sample)) == vars(full.parse_args(sample))
 
 
 def test_on_demand_verifier_builds_nothing_until_asked() -> None:

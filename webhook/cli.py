@@ -16,7 +16,9 @@ from webhook.commands import COMMANDS
 EXIT_BAD_INPUT = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, the other commands are listed but get no arguments (so
+    what only they import is not imported)."""
     parser = argparse.ArgumentParser(
         prog="policy-webhook",
         description="Policy-as-code admission webhook for Kubernetes, and its dry run for CI.",
@@ -24,14 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        command.register(subcommands)
+        if only is None or only == command.NAME:
+            command.register(subcommands)
+        else:
+            subcommands.add_parser(command.NAME, help=command.HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    arguments_given = list(sys.argv[1:] if argv is None else argv)
+    names = {command.NAME for command in COMMANDS}
+    chosen = arguments_given[0] if arguments_given else None
+    parser = build_parser(chosen if chosen in names else None)
     try:
-        arguments = parser.parse_args(argv)
+        arguments = parser.parse_args(arguments_given)
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_BAD_INPUT
     try:

@@ -16,11 +16,14 @@ from webhook.yamldoc import YAMLDocumentError, iter_documents
 EXIT_BAD_INPUT = 2
 WEBHOOKS_FILE = "webhooks.yaml"
 
+NAME = "certs"
+HELP = "write ca.crt, tls.crt and tls.key for the webhook's Service"
+
 
 def register(subcommands: Any) -> None:
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        "certs",
-        help="write ca.crt, tls.crt and tls.key for the webhook's Service",
+        NAME,
+        help=HELP,
         description="Generate a CA and a serving certificate (ECDSA P-256) whose names are "
         "NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local, localhost and 127.0.0.1.",
     )

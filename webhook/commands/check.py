@@ -56,10 +56,14 @@ class CheckSettings:
         )
 
 
+NAME = "check"
+HELP = "check manifests against the policies (exit 0 ok, 1 denied, 2 bad input)"
+
+
 def register(subcommands: Any) -> None:
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        "check",
-        help="check manifests against the policies (exit 0 ok, 1 denied, 2 bad input)",
+        NAME,
+        help=HELP,
         description="Evaluate Kubernetes manifests (YAML or JSON files, directories, or - for "
         "stdin) with the same engine the webhook runs. In GitHub Actions (GITHUB_ACTIONS=true) "
         "findings are also written to stderr as annotations.",

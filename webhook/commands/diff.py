@@ -10,7 +10,6 @@ from typing import Any
 from webhook.dryrun import EXIT_BAD_INPUT
 from webhook.errors import PolicySetError
 from webhook.gcpause import collector_paused
-from webhook.impact import RENDERERS, run_diff
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.signatures.api import SkipVerification, Verifier
@@ -18,12 +17,14 @@ from webhook.signatures.ondemand import OnDemandRegistryVerifier
 
 DEFAULT_SIGNATURE_TIMEOUT = 30.0
 
+NAME = "diff"
+HELP = "preview a policy change on manifests (exit 0 no new denials, 1 new denials, 2 bad input)"
+
 
 def register(subcommands: Any) -> None:
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        "diff",
-        help="preview a policy change on manifests (exit 0 no new denials, 1 new denials, "
-        "2 bad input)",
+        NAME,
+        help=HELP,
         description="Evaluate the same manifests (YAML or JSON files, directories, - for stdin, "
         "or a cluster export such as `kubectl get -A -o json`) with the base and the head "
         "policies, and report what the head newly denies, newly admits and newly warns about.",
@@ -42,6 +43,8 @@ def register(subcommands: Any) -> None:
         metavar="PATH",
         help="policy file or directory after the change (repeatable)",
     )
+    from webhook.impact import RENDERERS  # the diff machinery, only for this command
+
     parser.add_argument("--output", "-o", choices=sorted(RENDERERS), default="text")
     parser.add_argument(
         "--skip-signatures",
@@ -75,6 +78,8 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    from webhook.impact import RENDERERS, run_diff
+
     base = _load(arguments.base, "base")
     head = _load(arguments.head, "head")
     if base is None or head is None:

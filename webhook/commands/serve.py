@@ -7,16 +7,20 @@ import os
 import sys
 from typing import Any
 
-from webhook import settings
 from webhook.errors import SettingsError
 
 EXIT_BAD_INPUT = 2
 
+NAME = "serve"
+HELP = "serve /validate and /mutate to the Kubernetes API server over HTTPS"
+
 
 def register(subcommands: Any) -> None:
+    from webhook import settings  # the server's settings, only for this command
+
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        "serve",
-        help="serve /validate and /mutate to the Kubernetes API server over HTTPS",
+        NAME,
+        help=HELP,
         description="Serve the admission webhook (HTTPS only, TLS 1.2+). Policies and the "
         "certificate are reloaded when their files change. Every flag can also be given as "
         "an environment variable.",
@@ -27,7 +31,7 @@ def register(subcommands: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     # The server stack (FastAPI, uvicorn, TLS) is imported only by the command that serves.
-    from webhook import logs, server
+    from webhook import logs, server, settings
 
     try:
         chosen = settings.from_arguments(arguments, os.environ)

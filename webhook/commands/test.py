@@ -11,11 +11,14 @@ from typing import Any
 DEFAULT_PATH = "policies"
 EXIT_BAD_INPUT = 2
 
+NAME = "test"
+HELP = "run the policies' test suites (exit 0 all pass, 1 a test failed, 2 bad input)"
+
 
 def register(subcommands: Any) -> None:
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        "test",
-        help="run the policies' test suites (exit 0 all pass, 1 a test failed, 2 bad input)",
+        NAME,
+        help=HELP,
         description="Run the PolicyTest suites found in `tests/` folders under PATH (or the "
         "suite files named) through the same engine as `check` and the webhook.",
     )
