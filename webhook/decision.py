@@ -10,7 +10,9 @@ from webhook.findings import Finding, Mode, Result
 MAX_AUDIT_VALUE = 2048
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per request, and a frozen dataclass pays an object.__setattr__ per
+# field (as much as the rest of `decide` for a request that passes); nothing writes to it.
+@dataclass(slots=True)
 class Decision:
     allowed: bool
     denials: tuple[Finding, ...] = ()
