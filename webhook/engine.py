@@ -186,23 +186,27 @@ def _evaluate_selected(
     The same as `evaluate_rule` on each rule with `selected=Match.YES`; a rule without a
     match or exclude block of its own costs only its check's scope and its run.
     """
-    no_pod = context.pod is None
-    offline = context.offline
+    pod = context.pod
     append = findings.append
-    for outcomes in policy.outcomes:
-        rule = outcomes.rule
-        if rule.scoped:
-            findings.extend(evaluate_rule(policy, rule, context))
-            continue
-        check = rule.check
-        if (check.pod_only and no_pod) or (check.offline_only and not offline):
-            append(outcomes.skipped)
-            continue
-        violations = check.run(context)
-        if violations:
-            findings.extend(_violation_findings(policy, rule, violations, context, Match.YES))
+    for plan in policy.plans:
+        run_pod = plan.run_pod
+        if run_pod is not None:
+            if pod is None:
+                append(plan.skipped)
+                continue
+            violations = run_pod(pod)
+        elif plan.run is not None:
+            if plan.pod_only and pod is None:
+                append(plan.skipped)
+                continue
+            violations = plan.run(context)
         else:
-            append(outcomes.passed)
+            findings.extend(evaluate_rule(policy, plan.rule, context))
+            continue
+        if violations:
+            findings.extend(_violation_findings(policy, plan.rule, violations, context, Match.YES))
+        else:
+            append(plan.passed)
 
 
 @functools.lru_cache(maxsize=16384)

@@ -11,7 +11,13 @@ from typing import Any
 
 import msgspec
 
-from webhook.checks.base import CheckDefinition, EvaluationContext, NoParams, pod_check
+from webhook.checks.base import (
+    CheckDefinition,
+    CompiledCheck,
+    CompileInput,
+    EvaluationContext,
+    NoParams,
+)
 from webhook.findings import Violation
 from webhook.workload import Container, PodView, escape_pointer
 
@@ -87,11 +93,11 @@ def definition(name: str, run: PodRun, summary: str) -> CheckDefinition[NoParams
         assert ctx.pod is not None  # pod checks run only on objects with a pod spec
         return run(ctx.pod)
 
+    def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
+        return CompiledCheck(run=run_check, run_pod=run)
+
     return CheckDefinition(
-        name=f"podSecurity/{name}",
-        params=NoParams,
-        compile=pod_check(run_check),
-        summary=summary,
+        name=f"podSecurity/{name}", params=NoParams, compile=compile_check, summary=summary
     )
 
 

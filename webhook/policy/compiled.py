@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from webhook.checks.base import CompiledCheck
+from webhook.checks.base import CheckRun, CompiledCheck, PodCheckRun
 from webhook.findings import Finding, Mode, Result
 from webhook.policy.exceptions import CompiledException
 from webhook.policy.matching import Matcher, selector_reads_labels
@@ -42,12 +42,32 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, slots=True)
-class RuleOutcomes:
-    """A rule with its PASS and SKIP findings, built once: they are the same on every request."""
+class RulePlan:
+    """A rule ready for the engine: its PASS and SKIP findings, built once (they are the same
+    on every request), and how its check runs when the policy selects the request."""
 
     rule: CompiledRule
     passed: Finding
     skipped: Finding
+    # The check's entry on the pod view alone (skipped without a pod), or on the context
+    # (skipped without a pod when `pod_only`); both None when the rule has a match or exclude
+    # block of its own or its check runs only offline, and takes the general way.
+    run_pod: PodCheckRun | None
+    run: CheckRun | None
+    pod_only: bool
+
+    @classmethod
+    def of(cls, policy: str, rule: CompiledRule) -> RulePlan:
+        check = rule.check
+        general = rule.scoped or check.offline_only
+        return cls(
+            rule=rule,
+            passed=Finding(policy, rule.name, rule.mode, Result.PASS),
+            skipped=Finding(policy, rule.name, rule.mode, Result.SKIP),
+            run_pod=None if general or not check.pod_only else check.run_pod,
+            run=None if general else check.run,
+            pod_only=check.pod_only,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +87,11 @@ class CompiledPolicy:
     mutations: tuple[CompiledMutation, ...]
     source: str  # file the policy came from
     line: int
-    outcomes: tuple[RuleOutcomes, ...] = field(init=False, compare=False, repr=False)
+    plans: tuple[RulePlan, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        outcomes = tuple(
-            RuleOutcomes(
-                rule=rule,
-                passed=Finding(self.name, rule.name, rule.mode, Result.PASS),
-                skipped=Finding(self.name, rule.name, rule.mode, Result.SKIP),
-            )
-            for rule in self.rules
-        )
-        object.__setattr__(self, "outcomes", outcomes)
+        plans = tuple(RulePlan.of(self.name, rule) for rule in self.rules)
+        object.__setattr__(self, "plans", plans)
 
     @property
     def kind_keys(self) -> frozenset[str] | None:
