@@ -53,14 +53,20 @@ class Container:
 
     name: str
     list_name: str  # containers | initContainers | ephemeralContainers
-    path: str
+    list_path: str  # JSON Pointer of the list the container is in
+    index: int  # in that list
     spec: JSONObject
     # `spec.securityContext` when it is an object, else an empty one (read once, for the
     # many checks that look at it).
     security_context: JSONObject
 
+    @property
+    def path(self) -> str:
+        """The JSON Pointer of the container (built when a finding needs it)."""
+        return f"{self.list_path}/{self.index}"
+
     def field_path(self, *keys: str) -> str:
-        return "/".join((self.path, *(escape_pointer(key) for key in keys)))
+        return "/".join((self.list_path, str(self.index), *(escape_pointer(key) for key in keys)))
 
     @property
     def label(self) -> str:
@@ -114,7 +120,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         entries = spec.get(list_name)
         if not isinstance(entries, list):
             continue
-        prefix = f"{spec_path}/{list_name}/"
+        list_path = f"{spec_path}/{list_name}"
         for index, entry in enumerate(entries):
             if isinstance(entry, dict):
                 security = entry.get("securityContext")
@@ -122,7 +128,8 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
                     Container(
                         str(entry["name"]) if "name" in entry else f"#{index}",
                         list_name,
-                        f"{prefix}{index}",  # path
+                        list_path,
+                        index,
                         entry,  # spec
                         security if isinstance(security, dict) else _EMPTY,
                     )
