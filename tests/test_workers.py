@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+from tests.conftest import REPOSITORY
 from tests.helpers import pod_spec, wrap
 from tests.reviews import admission_review
-from tests.webhook_server import WebhookServer, running_webhook, write_certificates
+from tests.webhook_server import WebhookServer, free_port, running_webhook, write_certificates
 
 ENFORCED = """\
 apiVersion: policy-webhook.dev/v1alpha1
@@ -127,3 +130,43 @@ def test_workers_answer_like_one_process(tmp_path: Path) -> None:
         ):
             answers.append([client.review("/validate", review)["allowed"] for review in reviews])
     assert answers == [[False, True], [False, True]]
+
+
+FROZEN_PROBE = """
+import gc, os, sys
+from pathlib import Path
+from webhook import tls
+from webhook.server import Worker, serve_app
+from webhook.settings import Settings
+
+certificates, found = Path(sys.argv[1]), Path(sys.argv[2])
+context = tls.server_context(certificates / tls.CERT_FILE, certificates / tls.KEY_FILE)
+
+async def app(scope, receive, send):
+    raise RuntimeError("not called")
+
+def build(in_flight):
+    # Runs in each worker before it settles its own collector: what the fork handed over.
+    (found / str(os.getpid())).write_text(str(gc.get_freeze_count()))
+    return Worker(app=app, context=lambda: context)
+
+chosen = Settings(host="127.0.0.1", port=int(sys.argv[3]), workers=2, drain_seconds=0)
+raise SystemExit(serve_app(chosen, build))
+"""
+
+
+def test_workers_inherit_the_loaded_heap_frozen(tmp_path: Path) -> None:
+    # Objects loaded before the fork stay out of the workers' collections, which would
+    # otherwise write to (and so copy) every page that holds one.
+    certificates = tmp_path / "certs"
+    write_certificates(certificates)
+    found = tmp_path / "found"
+    found.mkdir()
+    command = [sys.executable, "-c", FROZEN_PROBE, str(certificates), str(found)]
+    with subprocess.Popen([*command, str(free_port())], cwd=REPOSITORY) as process:
+        try:
+            wait_until(lambda: len(list(found.iterdir())) == 2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    assert all(int(path.read_text()) > 10_000 for path in found.iterdir())

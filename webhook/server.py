@@ -236,6 +236,7 @@ def serve_app(settings: Settings, build: BuildWorker) -> int:
         if settings.workers == 1:
             sock = listening_socket(settings.host, settings.port, reuse_port=False)
             return _serve_worker(settings, build, sock)
+        settle_garbage_collector()  # the workers inherit a frozen heap: no copies of its pages
         return supervise(
             host=settings.host,
             port=settings.port,
