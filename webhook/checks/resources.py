@@ -17,6 +17,7 @@ from webhook.checks.base import (
 )
 from webhook.findings import Violation
 from webhook.quantity import QuantityError, parse_quantity
+from webhook.workload import Container, JSONObject
 
 # Ephemeral containers may not set resources (the API server rejects it), so they are not checked.
 CHECKED_LISTS = ("containers", "initContainers")
@@ -26,6 +27,8 @@ _RESOURCE_NAME = re.compile(
     r"^(cpu|memory|ephemeral-storage|hugepages-[0-9]+[KMGTPE]i"
     r"|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$"
 )
+_SCALARS = (str, int, float)  # what parse_quantity reads; anything else is read as its text
+_EMPTY: JSONObject = {}  # a missing section; never written to
 STANDARD_NAMES = "cpu, memory, ephemeral-storage, hugepages-<size> or a domain/name"
 
 
@@ -95,19 +98,18 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
         for container in ctx.pod.containers:
             if container.list_name not in CHECKED_LISTS:
                 continue
-            resources = container.spec.get("resources")
-            resources = resources if isinstance(resources, dict) else {}
-            sections = {}
-            for section in ("requests", "limits"):
-                value = resources.get(section)
-                sections[section] = value if isinstance(value, dict) else {}
-            if defaults_requests:
+            resources = _object_at(container.spec, "resources")
+            requests, limits = _object_at(resources, "requests"), _object_at(resources, "limits")
+            if defaults_requests and limits:
                 # The API server defaults a Pod's missing requests to its limits before
                 # admission (not a template's): judge what the webhook will see.
-                sections["requests"] = {**sections["limits"], **sections["requests"]}
-            for section, required in (("requests", params.requests), ("limits", params.limits)):
+                requests = {**limits, **requests}
+            for section, values, required in (
+                ("requests", requests, params.requests),
+                ("limits", limits, params.limits),
+            ):
                 for name in required:
-                    if name not in sections[section]:
+                    if name not in values:
                         violations.append(
                             Violation(
                                 message=f"{container.label} has no {section[:-1]} for {name}: "
@@ -116,35 +118,16 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                                 container=container.name,
                             )
                         )
-            amounts = {
-                section: _parse_all(values, container.label, section, container.field_path)
-                for section, values in sections.items()
-            }
-            for section in ("requests", "limits"):
-                parsed, errors = amounts[section]
-                violations.extend(
-                    Violation(message=message, path=path, container=container.name)
-                    for message, path in errors
-                )
-                for name, (text, limit) in maximums.items():
-                    if name in parsed and parsed[name] > limit:
-                        violations.append(
-                            Violation(
-                                message=f"{container.label} {section[:-1]}s {name} "
-                                f"{sections[section][name]}, more than the maximum {text}",
-                                path=container.field_path("resources", section, name),
-                                container=container.name,
-                            )
-                        )
-            requests, limits = amounts["requests"][0], amounts["limits"][0]
+            requested = _amounts(container, "requests", requests, maximums, violations)
+            limited = _amounts(container, "limits", limits, maximums, violations)
             for name, ratio in ratios.items():
                 # A missing request defaults to the limit (ratio 1); a zero request is unbounded.
-                if name not in limits or name not in requests or limits[name] <= 0:
+                if name not in limited or name not in requested or limited[name] <= 0:
                     continue
-                if requests[name] <= 0:
+                if requested[name] <= 0:
                     actual_text = "unbounded (its request is 0)"
-                elif limits[name] / requests[name] > ratio:
-                    actual_text = f"{_ratio_text(limits[name] / requests[name])}x its request"
+                elif limited[name] / requested[name] > ratio:
+                    actual_text = f"{_ratio_text(limited[name] / requested[name])}x its request"
                 else:
                     continue
                 violations.append(
@@ -160,25 +143,49 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
     return CompiledCheck(run=run)
 
 
+def _object_at(node: JSONObject, key: str) -> JSONObject:
+    value = node.get(key)
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _amounts(
+    container: Container,
+    section: str,
+    values: JSONObject,
+    maximums: dict[str, tuple[str, Decimal]],
+    violations: list[Violation],
+) -> dict[str, Decimal]:
+    """The quantities of one section, parsed; appends a violation for each that is not one,
+    then for each above its maximum."""
+    parsed: dict[str, Decimal] = {}
+    for name, value in values.items():
+        try:
+            parsed[name] = parse_quantity(value if isinstance(value, _SCALARS) else str(value))
+        except QuantityError:
+            shown = value if isinstance(value, _SCALARS) else str(value)
+            violations.append(
+                Violation(
+                    message=f"{container.label} {section}.{name} {shown!r} is not a valid quantity",
+                    path=container.field_path("resources", section, name),
+                    container=container.name,
+                )
+            )
+    for name, (text, limit) in maximums.items():
+        if name in parsed and parsed[name] > limit:
+            violations.append(
+                Violation(
+                    message=f"{container.label} {section[:-1]}s {name} "
+                    f"{values[name]}, more than the maximum {text}",
+                    path=container.field_path("resources", section, name),
+                    container=container.name,
+                )
+            )
+    return parsed
+
+
 def _ratio_text(ratio: Decimal) -> str:
     """`10`, `2.5`, `6.667`: no exponent notation in a message meant for people."""
     return f"{float(ratio):.4g}" if ratio < 1000 else f"{ratio:.0f}"
-
-
-def _parse_all(
-    values: dict[str, object], label: str, section: str, field_path: object
-) -> tuple[dict[str, Decimal], list[tuple[str, str]]]:
-    parsed: dict[str, Decimal] = {}
-    errors: list[tuple[str, str]] = []
-    for name, value in values.items():
-        if not isinstance(value, str | int | float):
-            value = str(value)
-        try:
-            parsed[name] = parse_quantity(value)
-        except QuantityError:
-            path = field_path("resources", section, name) if callable(field_path) else ""
-            errors.append((f"{label} {section}.{name} {value!r} is not a valid quantity", path))
-    return parsed, errors
 
 
 DEFINITIONS: list[CheckDefinition[ResourcesParams]] = [
