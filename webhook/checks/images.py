@@ -80,16 +80,23 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
         violations: list[Violation] = []
         for container in ctx.pod.containers:
             text = container.spec.get("image")
-            path = container.field_path("image")
             if not isinstance(text, str) or not text:
                 violations.append(
-                    Violation(f"{container.label} has no image", path, container.name)
+                    Violation(
+                        f"{container.label} has no image",
+                        container.field_path("image"),
+                        container.name,
+                    )
                 )
                 continue
             try:
                 image = parse_image(text)
             except ImageReferenceError as error:
-                violations.append(Violation(f"{container.label}: {error}", path, container.name))
+                violations.append(
+                    Violation(
+                        f"{container.label}: {error}", container.field_path("image"), container.name
+                    )
+                )
                 continue
             if not params.allowLatest and image.digest is None:
                 if image.tag is None:
@@ -97,7 +104,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                         Violation(
                             f'{container.label} image "{text}" has no tag (it means latest): '
                             "pin a version tag or a digest",
-                            path,
+                            container.field_path("image"),
                             container.name,
                         )
                     )
@@ -106,7 +113,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                         Violation(
                             f'{container.label} image "{text}" uses the latest tag: '
                             "pin a version tag or a digest",
-                            path,
+                            container.field_path("image"),
                             container.name,
                         )
                     )
@@ -115,7 +122,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                     Violation(
                         f'{container.label} image "{text}" is not pinned by digest: use '
                         f"{image.name}@sha256:...",
-                        path,
+                        container.field_path("image"),
                         container.name,
                     )
                 )
@@ -124,7 +131,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                     Violation(
                         f'{container.label} image "{text}" ({image.name}) is not from an '
                         f"allowed registry: use an image from {', '.join(allowed)}",
-                        path,
+                        container.field_path("image"),
                         container.name,
                     )
                 )
