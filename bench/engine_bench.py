@@ -73,7 +73,7 @@ def time_engine(
 def time_answers(reviews: Sequence[Review], policies: PolicySet, passes: int) -> list[list[float]]:
     """Per-review seconds of the whole in-process answer of /validate (body in, bytes out)."""
     app = create_app(settings=Settings(), policies=policies)
-    admission = app.state.admission
+    admission = app.admission
     bodies = [review.body for review in reviews]
 
     async def run() -> list[list[float]]:

@@ -5,21 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from tests.conftest import REPOSITORY
 from tests.helpers import pod_spec, wrap
 from tests.reviews import admission_review
-from webhook.app import create_app
+from webhook.app import WebhookApp, create_app
 from webhook.findings import Finding
+from webhook.metrics import Metrics
 from webhook.policy.compiled import PolicySet
 from webhook.review import AdmissionRequest
 from webhook.settings import FailureMode, Settings
+from webhook.store import PolicyStore
 
 JSONObject = dict[str, Any]
 POLICY = """
@@ -33,7 +38,7 @@ spec:
 """
 
 
-def call(app: FastAPI, path: str, body: bytes, *, method: str = "POST") -> httpx.Response:
+def call(app: WebhookApp, path: str, body: bytes, *, method: str = "POST") -> httpx.Response:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
@@ -275,3 +280,67 @@ def test_decisions_are_logged_as_fields(
     assert fields["failed"] == [
         {"policy": "baseline", "rule": "run-as-non-root", "mode": "enforce"}
     ]
+
+
+def _without_created(text: bytes) -> list[bytes]:
+    """Metrics without the `_created` samples (each app's metrics are created at its start)."""
+    return [line for line in text.splitlines() if b"_created " not in line]
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_probes_answered_in_front_match_the_routes(policies: PolicySet, ready: bool) -> None:
+    store = PolicyStore(policies, loaded_at=1.0)  # one load time for both apps' metrics
+    options: dict[str, Any] = {"settings": Settings(), "policies": store, "ready": lambda: ready}
+    fast = create_app(metrics=Metrics(), **options)
+    routed = create_app(metrics=Metrics(), fast_path=False, **options)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        answer = call(fast, path, b"", method="GET")
+        expected = call(routed, path, b"", method="GET")
+        assert answer.status_code == expected.status_code
+        assert list(answer.headers) == list(expected.headers)
+        assert answer.headers.get("content-type") == expected.headers.get("content-type")
+        assert answer.headers["content-length"] == str(len(answer.content))
+        assert _without_created(answer.content) == _without_created(expected.content)
+    assert call(fast, "/readyz", b"", method="GET").status_code == (200 if ready else 503)
+
+
+FRONT_PROBE = """
+import asyncio, json, sys
+import httpx
+from webhook.app import create_app
+from webhook.policy.loader import load_policy_set
+from webhook.settings import Settings
+
+app = create_app(settings=Settings(), policies=load_policy_set([sys.argv[1]]))
+
+async def answers(*requests):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
+        sent = [client.request(*request[:2], content=request[2] if request[2:] else None)
+                for request in requests]
+        return [(await request).status_code for request in sent]
+
+review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+          "request": {"uid": "1", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+                      "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                      "operation": "CREATE", "namespace": "default", "userInfo": {},
+                      "object": {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "c", "namespace": "default"}}}}
+print(asyncio.run(answers(("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+                          ("POST", "/validate", json.dumps(review).encode()))),
+      "fastapi" in sys.modules)
+print(asyncio.run(answers(("GET", "/openapi.json"))), "fastapi" in sys.modules)
+"""
+
+
+def test_fastapi_is_loaded_by_the_first_request_it_answers(tmp_path: Path) -> None:
+    (tmp_path / "baseline.yaml").write_text(POLICY)
+    completed = subprocess.run(
+        [sys.executable, "-c", FRONT_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == ["[200, 200, 200, 200] False", "[200] True"]

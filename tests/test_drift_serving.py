@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.drift_helpers import RENDERED, REVIEWS, policy, review
-from webhook.app import create_app
+from webhook.app import WebhookApp, create_app
 from webhook.desired.serving import DesiredStateReloader, with_preloads
 from webhook.engine import evaluate
 from webhook.findings import Finding
@@ -28,7 +27,7 @@ from webhook.store import PolicyStore
 PolicyFactory = Callable[[str], PolicySet]
 
 
-def post(app: FastAPI, name: str) -> dict[str, object]:
+def post(app: WebhookApp, name: str) -> dict[str, object]:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
@@ -48,7 +47,7 @@ def both_rules(path: Path) -> str:
 @pytest.fixture
 def served(
     policy_set: PolicyFactory, tmp_path: Path
-) -> tuple[FastAPI, Metrics, DesiredStateReloader, Path]:
+) -> tuple[WebhookApp, Metrics, DesiredStateReloader, Path]:
     root = tmp_path / "rendered"
     shutil.copytree(RENDERED, root)
     store = PolicyStore(policy_set(both_rules(root)), time.time())
@@ -65,7 +64,7 @@ def served(
 
 
 def test_a_manual_edit_is_denied_with_the_source_and_the_difference(
-    served: tuple[FastAPI, Metrics, DesiredStateReloader, Path],
+    served: tuple[WebhookApp, Metrics, DesiredStateReloader, Path],
 ) -> None:
     app, *_ = served
     answer = post(app, "kubectl-edit")
@@ -81,7 +80,7 @@ def test_a_manual_edit_is_denied_with_the_source_and_the_difference(
 
 
 def test_break_glass_is_admitted_warned_recorded_and_counted(
-    served: tuple[FastAPI, Metrics, DesiredStateReloader, Path],
+    served: tuple[WebhookApp, Metrics, DesiredStateReloader, Path],
 ) -> None:
     app, metrics, *_ = served
     answer = post(app, "break-glass-edit")
@@ -101,7 +100,7 @@ def test_break_glass_is_admitted_warned_recorded_and_counted(
     assert 'result="overridden"' in text
 
 
-def test_controllers_pass(served: tuple[FastAPI, Metrics, DesiredStateReloader, Path]) -> None:
+def test_controllers_pass(served: tuple[WebhookApp, Metrics, DesiredStateReloader, Path]) -> None:
     app, metrics, *_ = served
     for name in ("argocd-sync", "flux-apply", "hpa-scale"):
         answer = post(app, name)
@@ -110,7 +109,7 @@ def test_controllers_pass(served: tuple[FastAPI, Metrics, DesiredStateReloader, 
 
 
 def test_the_directory_is_reloaded_when_it_changes(
-    served: tuple[FastAPI, Metrics, DesiredStateReloader, Path],
+    served: tuple[WebhookApp, Metrics, DesiredStateReloader, Path],
 ) -> None:
     app, metrics, reloader, root = served
     assert post(app, "kubectl-edit")["allowed"] is False
@@ -127,7 +126,7 @@ def test_the_directory_is_reloaded_when_it_changes(
 
 
 def test_a_vanished_directory_fails_closed(
-    served: tuple[FastAPI, Metrics, DesiredStateReloader, Path],
+    served: tuple[WebhookApp, Metrics, DesiredStateReloader, Path],
 ) -> None:
     app, metrics, reloader, root = served
     shutil.rmtree(root)

@@ -155,7 +155,7 @@ chosen = Settings(
 initial = load_policy_set(chosen.policies)
 loaded_from = policy_fingerprint(chosen.policies)
 server.build_worker(chosen, initial=initial, loaded_from=loaded_from, in_flight=lambda: 0)
-stacks = ("sigstore", "httpx", "webhook.signatures.verifier")
+stacks = ("sigstore", "httpx", "webhook.signatures.verifier", "fastapi")
 print(" ".join(name for name in stacks if name in sys.modules))
 store = PolicyStore(initial)
 reloader = PolicyReloader(

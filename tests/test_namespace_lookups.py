@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.helpers import pod_spec, wrap
 from tests.reviews import admission_review
-from webhook.app import create_app
+from webhook.app import WebhookApp, create_app
 from webhook.policy.compiled import PolicySet
 from webhook.policy.matching import UnknownLabels
 from webhook.review import AdmissionRequest
@@ -60,7 +59,7 @@ class Recorder:
         return self.waiting
 
 
-def call(app: FastAPI, path: str, body: bytes = b"", *, method: str = "POST") -> httpx.Response:
+def call(app: WebhookApp, path: str, body: bytes = b"", *, method: str = "POST") -> httpx.Response:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
@@ -69,7 +68,7 @@ def call(app: FastAPI, path: str, body: bytes = b"", *, method: str = "POST") ->
     return asyncio.run(send())
 
 
-def validate(app: FastAPI, obj: JSONObject) -> JSONObject:
+def validate(app: WebhookApp, obj: JSONObject) -> JSONObject:
     body = json.dumps(admission_review(obj)).encode()
     response: JSONObject = call(app, "/validate", body).json()["response"]
     return response

@@ -1,9 +1,11 @@
-"""The FastAPI app: /validate and /mutate, /healthz, /readyz, /metrics and the OpenAPI docs.
+"""The webhook's ASGI app: /validate and /mutate, /healthz, /readyz, /metrics and the OpenAPI docs.
 
-POST /validate and /mutate are answered by plain ASGI (`AdmissionEndpoints`) before FastAPI's
-middleware, routing and request handling: raw body in, encoded bytes out (the FastAPI routes of
-the same paths document them and give the same answers). Everything the app uses is passed to
-`create_app`.
+POST /validate and /mutate (raw body in, encoded bytes out) and GET /healthz, /readyz and
+/metrics are answered by plain ASGI. Everything else (the OpenAPI docs, other methods and paths)
+goes to the FastAPI app of webhook.routes, which documents the same endpoints with the same
+answers; it is built, and FastAPI imported, on the first request it gets, so a worker that serves
+only the API server, the kubelet's probes and Prometheus never loads it (7 MiB). Everything the
+app uses is passed to `create_app`.
 """
 
 from __future__ import annotations
@@ -11,37 +13,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import FastAPI, Request, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhook import __version__
-from webhook.admission import Admission, Evaluate, Lookup, Mutate, Reply, error_body
+from webhook.admission import Admission, Evaluate, Lookup, Mutate
 from webhook.engine import evaluate as engine_evaluate
 from webhook.logs import log_exceptions
-from webhook.metrics import CONTENT_TYPE, Metrics
+from webhook.metrics import Metrics
 from webhook.mutation import apply_mutations
 from webhook.namespaces import NamespaceLabels, NamespaceSource
 from webhook.policy.compiled import PolicySet
+from webhook.probes import Plain, Probes
 from webhook.settings import Settings
 from webhook.shedding import Shedder
 from webhook.store import PolicyStore
-
-JSON = "application/json"
-REVIEW_SCHEMA: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "An AdmissionReview (admission.k8s.io/v1 or v1beta1) with a request.",
-        "content": {JSON: {"schema": {"type": "object"}}},
-    },
-    "responses": {
-        "200": {"description": "The AdmissionReview with its response, in the version asked."},
-        "400": {"description": "The body is not a usable AdmissionReview."},
-        "413": {"description": "The body is larger than the configured limit."},
-    },
-}
-
 
 ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
 
@@ -102,39 +88,50 @@ class AdmissionEndpoints:
                 return b"".join(chunks)
 
 
-class WebhookApp(FastAPI):
-    """FastAPI, with POST /validate and /mutate answered by `admission_endpoints` (when set)
-    ahead of FastAPI's middleware and routing."""
+class WebhookApp:
+    """Plain ASGI in front: POST /validate and /mutate to `endpoints`, GET probes to `probes`
+    (when set); every other request to the FastAPI app that `routes()` builds on first use."""
 
-    admission_endpoints: AdmissionEndpoints | None = None
+    def __init__(
+        self,
+        *,
+        admission: Admission,
+        endpoints: AdmissionEndpoints | None,
+        probes: Probes | None,
+        routes: Callable[[], ASGIApp],
+    ) -> None:
+        self.admission = admission
+        self.endpoints = endpoints
+        self.probes = probes
+        self._build_routes = routes
+        self._routes: ASGIApp | None = None
+
+    def routed(self) -> ASGIApp:
+        """The FastAPI app (built now if it was not yet)."""
+        if self._routes is None:
+            self._routes = self._build_routes()
+        return self._routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoints = self.admission_endpoints
-        if endpoints is not None and scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = ENDPOINTS.get(scope["path"])
-            if endpoint is not None:
-                await endpoints.answer(endpoint, scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            method = scope["method"]
+            if method == "POST" and self.endpoints is not None:
+                endpoint = ENDPOINTS.get(scope["path"])
+                if endpoint is not None:
+                    await self.endpoints.answer(endpoint, scope, receive, send)
+                    return
+            elif method == "GET" and self.probes is not None:
+                answer = self.probes.answer(scope["path"])
+                if answer is not None:
+                    await _send(answer, send)
+                    return
+        await self.routed()(scope, receive, send)
 
 
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to be longer than `limit`."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _response(reply: Reply) -> Response:
-    return Response(content=reply.body, status_code=reply.status, media_type=JSON)
+async def _send(answer: Plain, send: Send) -> None:
+    start = {"type": "http.response.start", "status": answer.status, "headers": answer.headers()}
+    await send(start)
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def create_app(
@@ -149,11 +146,11 @@ def create_app(
     ready: Callable[[], bool] | None = None,
     fast_path: bool = True,
     in_flight: Callable[[], int] | None = None,
-) -> FastAPI:
+) -> WebhookApp:
     """The webhook app. `policies` may be a store that a reloader updates; `ready` tells
     whether the serving certificate is loaded (None: not served over TLS by this process);
     `namespaces` gives namespace labels (default: those of the Namespaces admitted).
-    `fast_path=False` leaves /validate and /mutate to FastAPI's routing (same answers, slower).
+    `fast_path=False` leaves every request to FastAPI's routing (same answers, slower).
     `in_flight()` counts the requests the serving worker holds; past `settings.max_in_flight`
     /validate and /mutate are shed (answered without evaluation)."""
     store = policies if isinstance(policies, PolicyStore) else PolicyStore(policies, time.time())
@@ -172,60 +169,27 @@ def create_app(
     metrics.watch_exceptions(lambda: store.current)
     log_exceptions(store.current, datetime.now(UTC).date())
     metrics.policy_set_timestamp.set(store.loaded_at)
+    probes = Probes(store=store, metrics=metrics, namespaces=namespaces, ready=ready)
     limit = settings.max_body_bytes
-    too_large = f"the body is larger than {limit} bytes"
+
+    def routes() -> ASGIApp:
+        from webhook.routes import routes_app  # FastAPI: the docs, and what the front leaves
+
+        return routes_app(admission=admission, probes=probes, limit=limit)
+
     app = WebhookApp(
-        title="policy-webhook",
-        version=__version__,
-        description="Policy-as-code admission webhook for Kubernetes.",
-    )
-    app.state.admission = admission
-    if fast_path:
-        app.admission_endpoints = AdmissionEndpoints(
+        admission=admission,
+        endpoints=AdmissionEndpoints(
             admission=admission,
             limit=limit,
             shedder=Shedder(settings=settings, metrics=metrics),
             in_flight=in_flight,
         )
-
-    @app.post("/validate", response_class=Response, openapi_extra=REVIEW_SCHEMA)
-    async def validate(request: Request) -> Response:
-        """Validate an AdmissionReview: deny on enforce-mode failures, warn, audit."""
-        body = await read_body(request, limit)
-        if body is None:
-            return _response(admission.reject("validate", too_large, 413))
-        return _response(await admission.validate(body))
-
-    @app.post("/mutate", response_class=Response, openapi_extra=REVIEW_SCHEMA)
-    async def mutate_(request: Request) -> Response:
-        """Mutate an AdmissionReview: set the matching policies' defaults (JSON Patch)."""
-        body = await read_body(request, limit)
-        if body is None:
-            return _response(admission.reject("mutate", too_large, 413))
-        return _response(await admission.mutate_review(body))
-
-    @app.get("/healthz", response_class=Response)
-    async def healthz() -> Response:
-        """Alive: the process answers."""
-        return Response(content=b'{"status":"ok"}', media_type=JSON)
-
-    @app.get("/readyz", response_class=Response)
-    async def readyz() -> Response:
-        """Ready: policies and the serving certificate are loaded, and namespace labels known."""
-        if ready is not None and not ready():
-            return Response(
-                content=error_body("not ready: no serving certificate, or shutting down"),
-                status_code=503,
-            )
-        waiting = namespaces.pending()
-        if waiting is not None:
-            return Response(content=error_body(f"not ready: {waiting}"), status_code=503)
-        text = f'{{"status":"ready","policies":{len(store.current.policies)}}}'
-        return Response(content=text.encode(), media_type=JSON)
-
-    @app.get("/metrics", response_class=Response)
-    async def metrics_() -> Response:
-        """Prometheus metrics."""
-        return Response(content=metrics.render(), media_type=CONTENT_TYPE)
-
+        if fast_path
+        else None,
+        probes=probes if fast_path else None,
+        routes=routes,
+    )
+    if not fast_path:
+        app.routed()  # every request goes there
     return app
