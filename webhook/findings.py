@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+import msgspec
+
 
 class Mode(StrEnum):
     """What a failed rule does: deny, admit with a warning, or admit and only record."""
@@ -36,8 +38,10 @@ class ObjectRef:
         return f"{self.kind} {where}{self.name or '(unnamed)'}"
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+# Violations and findings are frozen msgspec Structs rather than frozen dataclasses: as
+# immutable (the PASS and SKIP findings of a rule are shared by every request), and built
+# in C, about ten times faster, which counts on a request with several violations.
+class Violation(msgspec.Struct, frozen=True):
     """What a check reports: a message a person can act on, and where in the object."""
 
     message: str
@@ -65,8 +69,7 @@ class Waiver:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One rule's result on one object (a failed rule yields one finding per violation)."""
 
     policy: str

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 from pydantic import Field, field_validator, model_validator
 
 from webhook.checks.base import (
@@ -144,7 +144,9 @@ def break_glass(
     if reason is None:
         return list(violations)
     return [
-        replace(item, message=f"break-glass change by {reason}: {item.message}", overridden=True)
+        msgspec.structs.replace(
+            item, message=f"break-glass change by {reason}: {item.message}", overridden=True
+        )
         for item in violations
     ]
 

@@ -7,9 +7,11 @@ An exception waives named rules for the objects its match block selects until it
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+import msgspec
 
 from webhook.checks.base import EvaluationContext
 from webhook.errors import PolicyLoadError
@@ -168,7 +170,9 @@ def apply_exceptions(
             else None
         )
         result.append(
-            finding if waiver is None else replace(finding, result=Result.WAIVED, waiver=waiver)
+            finding
+            if waiver is None
+            else msgspec.structs.replace(finding, result=Result.WAIVED, waiver=waiver)
         )
     return result
 
