@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 from webhook.findings import Finding, Mode, Result
 
 MAX_AUDIT_VALUE = 2048
 
 
-# Not frozen: one is built per request, and a frozen dataclass pays an object.__setattr__ per
-# field (as much as the rest of `decide` for a request that passes); nothing writes to it.
-@dataclass(slots=True)
-class Decision:
+# A frozen msgspec Struct rather than a frozen dataclass: one is built per request, and a
+# frozen dataclass pays an object.__setattr__ per field (as much as the rest of `decide`).
+class Decision(msgspec.Struct, frozen=True):
     allowed: bool
     denials: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     audits: tuple[Finding, ...] = ()
     waived: tuple[Finding, ...] = ()  # failures a PolicyException waived: recorded, never deny
     overrides: tuple[Finding, ...] = ()  # failures an authorized override (break-glass) admitted
-    audit_annotations: dict[str, str] = field(default_factory=dict)
+    audit_annotations: dict[str, str] = msgspec.field(default_factory=dict)
 
     def message(self) -> str:
         """One message listing every failed enforce rule, not just the first."""

@@ -7,10 +7,11 @@ pure function from the context of one object to the violations found.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from webhook.findings import Violation
@@ -30,10 +31,9 @@ class NoParams(CheckParams):
     pass
 
 
-# Not frozen: one is built per request, and a frozen dataclass pays an object.__setattr__ per
-# field (about as much as a small check); nothing writes to it.
-@dataclass(slots=True)
-class EvaluationContext:
+# A frozen msgspec Struct rather than a frozen dataclass: one is built per request, and a
+# frozen dataclass pays an object.__setattr__ per field (about as much as a small check).
+class EvaluationContext(msgspec.Struct, frozen=True):
     """One object under evaluation, with everything a check may look at; built once per request."""
 
     request: AdmissionRequest
@@ -43,10 +43,10 @@ class EvaluationContext:
     pod: PodView | None
     namespace_labels: Mapping[str, str]
     offline: bool  # True in `check` (manifests from Git), False in the webhook
-    lookups: Mapping[Any, Any] = field(default_factory=dict)  # results of I/O done before
+    lookups: Mapping[Any, Any] = msgspec.field(default_factory=dict)  # results of I/O done before
     # Values checks derive from this request once and share (e.g. CEL activations): a memo
     # that lives as long as the evaluation of this one request.
-    memo: dict[Hashable, Any] = field(default_factory=dict)
+    memo: dict[Hashable, Any] = msgspec.field(default_factory=dict)
 
     @property
     def old_object(self) -> JSONObject | None:
