@@ -153,7 +153,7 @@ apiVersion: policy-webhook.dev/v1alpha1
 kind: Policy
 metadata: {name: teams}
 spec:
-  match: {kinds: [Pod], namespaces: ["team-*"]}
+  match: {kinds: [Pod], namespaces: %s}
   exclude: {namespaces: [team-x]}
   rules:
     - {name: run-as-non-root, check: nonRoot}
@@ -192,13 +192,15 @@ SELECTION_CASES = [
 ]
 
 
+@pytest.mark.parametrize("namespaces", ['["team-*"]', "[team-a, team-b, team-x]"])
 @pytest.mark.parametrize("by_name", [False, True])
 def test_a_policy_set_selects_each_request_by_what_its_policies_read(
-    policy_set: Callable[[str], PolicySet], by_name: bool
+    policy_set: Callable[[str], PolicySet], by_name: bool, namespaces: str
 ) -> None:
     """A set answering many requests (the selection by kind, operation and namespace may be
-    remembered) selects each as it would on its own, also when a policy reads the name."""
-    policies = policy_set(SELECTIONS + (BY_NAME if by_name else ""))
+    worked out once) selects each as it would on its own, also when a policy reads the name;
+    namespaces named by globs or literally."""
+    policies = policy_set(SELECTIONS % namespaces + (BY_NAME if by_name else ""))
     for _ in range(2):
         for kind, namespace, name, operation, expected in SELECTION_CASES:
             obj = wrap(kind, pod_spec(), name=name, namespace=namespace)

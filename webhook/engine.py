@@ -73,20 +73,14 @@ def policy_match(policy: CompiledPolicy, context: EvaluationContext) -> Match:
 
 def selected_policies(
     context: EvaluationContext, policies: PolicySet
-) -> list[tuple[CompiledPolicy, Match]]:
+) -> Sequence[tuple[CompiledPolicy, Match]]:
     """The policies that select the request (YES) or may select it (UNKNOWN), in order."""
     request = context.request
-    plan = policies.selection_plan(
+    selection = policies.selection(
         context.group, context.kind, request.operation, request.subResource
     )
-    if plan is not None:
-        namespace = request.namespace
-        return [
-            (policy, Match.YES)
-            for policy, match, exclude in plan
-            if (match is None or match.selects_namespace(namespace))
-            and (exclude is None or not exclude.selects_namespace(namespace))
-        ]
+    if selection is not None:
+        return selection.select(request.namespace)
     selected: list[tuple[CompiledPolicy, Match]] = []
     for policy in policies.candidates(context.kind, request.operation):
         state = policy_match(policy, context)

@@ -10,7 +10,7 @@ from typing import Any
 from webhook.checks.base import CheckRun, CompiledCheck, PodCheckRun
 from webhook.findings import Finding, Mode, Result
 from webhook.policy.exceptions import CompiledException
-from webhook.policy.matching import Matcher, selector_reads_labels
+from webhook.policy.matching import Match, Matcher, selector_reads_labels
 
 MAX_INDEX_ENTRIES = 4096
 # (group, kind, operation, subresource) of requests
@@ -19,7 +19,47 @@ ResourceKey = tuple[str, str, str, str]
 # its match (None when it selects every namespace) and its exclude (None when it excludes no
 # such request).
 PlanEntry = tuple["CompiledPolicy", Matcher | None, Matcher | None]
+Selected = tuple[tuple["CompiledPolicy", Match], ...]
 _NO_PLAN = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The policies that select requests of one group, kind, operation and subresource, when
+    each decides from those and the namespace alone."""
+
+    entries: tuple[PlanEntry, ...]
+    # When every block names its namespaces without globs: the policies for each namespace
+    # some block names (and ""), and for every other namespace; worked out once.
+    named: dict[str, Selected] | None = field(init=False, repr=False)
+    others: Selected = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        blocks = [block for _, *pair in self.entries for block in pair if block is not None]
+        names = {name for block in blocks for name in block.namespace_names or ()}
+        named = None
+        if all(block.namespace_names is not None for block in blocks):
+            named = {name: self.decide(name) for name in (*names, "")}
+        unnamed = "/"  # a namespace that no block names (no namespace has a "/" in its name)
+        while unnamed in names:
+            unnamed += "/"
+        object.__setattr__(self, "named", named)
+        object.__setattr__(self, "others", self.decide(unnamed))
+
+    def select(self, namespace: str) -> Selected:
+        """The policies that select such a request in `namespace`, in order."""
+        if self.named is None:
+            return self.decide(namespace)
+        found = self.named.get(namespace)
+        return self.others if found is None else found
+
+    def decide(self, namespace: str) -> Selected:
+        return tuple(
+            (policy, Match.YES)
+            for policy, match, exclude in self.entries
+            if (match is None or match.selects_namespace(namespace))
+            and (exclude is None or not exclude.selects_namespace(namespace))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +168,7 @@ class PolicySet:
     _label_readers: frozenset[int] = frozenset()  # ids of policies that read namespace labels
     _exceptions_read_labels: bool = False
     _labels_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
-    _plans: dict[ResourceKey, tuple[PlanEntry, ...] | None] = field(default_factory=dict)
+    _plans: dict[ResourceKey, Selection | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._label_readers = frozenset(
@@ -185,18 +225,18 @@ class PolicySet:
                 self._labels_cache[key] = found
         return found
 
-    def selection_plan(
+    def selection(
         self, group: str, kind: str, operation: str, subresource: str
-    ) -> tuple[PlanEntry, ...] | None:
+    ) -> Selection | None:
         """When every candidate policy decides from the request's group, kind, operation,
         subresource and namespace alone (no names, object or namespace selectors, subjects):
-        the policies that select such requests, with the blocks that then decide by
-        namespace. None when a candidate policy reads more of the request."""
+        the policies that select such requests, by namespace. None when a candidate policy
+        reads more of the request."""
         key = (group, kind, operation, subresource)
         found = self._plans.get(key, _NO_PLAN)
         if found is not _NO_PLAN:
             return found  # type: ignore[return-value]
-        plan: tuple[PlanEntry, ...] | None = None
+        plan: Selection | None = None
         candidates = self.candidates(kind, operation)
         if all(
             policy.match.static and (policy.exclude is None or policy.exclude.static)
@@ -216,7 +256,7 @@ class PolicySet:
                     continue  # excluded whatever the namespace
                 match = policy.match if policy.match.namespaces is not None else None
                 entries.append((policy, match, exclude))
-            plan = tuple(entries)
+            plan = Selection(tuple(entries))
         if len(self._plans) < MAX_INDEX_ENTRIES:
             self._plans[key] = plan
         return plan
