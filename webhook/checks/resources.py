@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+import msgspec
 from pydantic import Field, field_validator, model_validator
 
 from webhook.checks.base import (
@@ -29,6 +30,7 @@ _RESOURCE_NAME = re.compile(
 )
 _SCALARS = (str, int, float)  # what parse_quantity reads; anything else is read as its text
 _EMPTY: JSONObject = {}  # a missing section; never written to
+_SECTIONS = object()  # the key of the parsed sections in the evaluation's memo
 STANDARD_NAMES = "cpu, memory, ephemeral-storage, hugepages-<size> or a domain/name"
 
 
@@ -92,18 +94,9 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
     ratios = {name: parse_quantity(text) for name, text in params.maxLimitRequestRatio.items()}
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
-        assert ctx.pod is not None
         violations: list[Violation] = []
-        defaults_requests = ctx.kind == "Pod" and ctx.group == ""
-        for container in ctx.pod.containers:
-            if container.list_name not in CHECKED_LISTS:
-                continue
-            resources = _object_at(container.spec, "resources")
-            requests, limits = _object_at(resources, "requests"), _object_at(resources, "limits")
-            if defaults_requests and limits:
-                # The API server defaults a Pod's missing requests to its limits before
-                # admission (not a template's): judge what the webhook will see.
-                requests = {**limits, **requests}
+        for parts in container_sections(ctx):
+            container, requests, limits = parts.container, parts.requests, parts.limits
             for section, values, required in (
                 ("requests", requests, params.requests),
                 ("limits", limits, params.limits),
@@ -118,8 +111,11 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                                 container=container.name,
                             )
                         )
-            requested = _amounts(container, "requests", requests, maximums, violations)
-            limited = _amounts(container, "limits", limits, maximums, violations)
+            violations.extend(parts.request_errors)
+            _above_maximums(container, "requests", requests, parts.requested, maximums, violations)
+            violations.extend(parts.limit_errors)
+            _above_maximums(container, "limits", limits, parts.limited, maximums, violations)
+            requested, limited = parts.requested, parts.limited
             for name, ratio in ratios.items():
                 # A missing request defaults to the limit (ratio 1); a zero request is unbounded.
                 if name not in limited or name not in requested or limited[name] <= 0:
@@ -143,33 +139,80 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
     return CompiledCheck(run=run)
 
 
+class Sections(msgspec.Struct, frozen=True):
+    """A container's requests and limits as the webhook judges them, parsed once per request
+    for every resources rule (a value that is no quantity is an error of each rule)."""
+
+    container: Container
+    requests: JSONObject
+    limits: JSONObject
+    requested: dict[str, Decimal]
+    limited: dict[str, Decimal]
+    request_errors: tuple[Violation, ...]
+    limit_errors: tuple[Violation, ...]
+
+
+def container_sections(ctx: EvaluationContext) -> list[Sections]:
+    """The sections of every container that may set resources (read once per request)."""
+    found: list[Sections] | None = ctx.memo.get(_SECTIONS)
+    if found is not None:
+        return found
+    assert ctx.pod is not None
+    found = []
+    defaults_requests = ctx.kind == "Pod" and ctx.group == ""
+    for container in ctx.pod.containers:
+        if container.list_name not in CHECKED_LISTS:
+            continue
+        resources = _object_at(container.spec, "resources")
+        requests, limits = _object_at(resources, "requests"), _object_at(resources, "limits")
+        if defaults_requests and limits:
+            # The API server defaults a Pod's missing requests to its limits before
+            # admission (not a template's): judge what the webhook will see.
+            requests = {**limits, **requests}
+        requested, request_errors = _parse(container, "requests", requests)
+        limited, limit_errors = _parse(container, "limits", limits)
+        found.append(
+            Sections(container, requests, limits, requested, limited, request_errors, limit_errors)
+        )
+    ctx.memo[_SECTIONS] = found
+    return found
+
+
 def _object_at(node: JSONObject, key: str) -> JSONObject:
     value = node.get(key)
     return value if isinstance(value, dict) else _EMPTY
 
 
-def _amounts(
-    container: Container,
-    section: str,
-    values: JSONObject,
-    maximums: dict[str, tuple[str, Decimal]],
-    violations: list[Violation],
-) -> dict[str, Decimal]:
-    """The quantities of one section, parsed; appends a violation for each that is not one,
-    then for each above its maximum."""
+def _parse(
+    container: Container, section: str, values: JSONObject
+) -> tuple[dict[str, Decimal], tuple[Violation, ...]]:
+    """The quantities of one section, and a violation for each value that is not one."""
     parsed: dict[str, Decimal] = {}
+    errors: list[Violation] = []
     for name, value in values.items():
         try:
             parsed[name] = parse_quantity(value if isinstance(value, _SCALARS) else str(value))
         except QuantityError:
             shown = value if isinstance(value, _SCALARS) else str(value)
-            violations.append(
+            errors.append(
                 Violation(
                     message=f"{container.label} {section}.{name} {shown!r} is not a valid quantity",
                     path=container.field_path("resources", section, name),
                     container=container.name,
                 )
             )
+    return parsed, tuple(errors)
+
+
+def _above_maximums(
+    container: Container,
+    section: str,
+    values: JSONObject,
+    parsed: dict[str, Decimal],
+    maximums: dict[str, tuple[str, Decimal]],
+    violations: list[Violation],
+) -> None:
+    """Append a violation for each quantity of a section above its maximum."""
     for name, (text, limit) in maximums.items():
         if name in parsed and parsed[name] > limit:
             violations.append(
@@ -180,7 +223,6 @@ def _amounts(
                     container=container.name,
                 )
             )
-    return parsed
 
 
 def _ratio_text(ratio: Decimal) -> str:
