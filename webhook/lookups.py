@@ -7,12 +7,12 @@ answer ends as a "timed out" finding (fail closed, with the reason) and never as
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from webhook.engine import LOOKUP_GRACE, gather_lookups
 from webhook.metrics import Metrics
-from webhook.policy.compiled import PolicySet
+from webhook.policy.compiled import CompiledPolicy, PolicySet
 from webhook.review import AdmissionRequest
 from webhook.signatures.api import SignatureResult, Verifier
 
@@ -21,9 +21,11 @@ MARGIN = 0.25  # seconds kept for evaluation and the answer after the lookups
 
 def looks_up_images(policies: PolicySet) -> bool:
     """Whether a rule of `policies` asks a verifier about images."""
-    return any(
-        rule.check.lookups is not None for policy in policies.policies for rule in policy.rules
-    )
+    return _any_looks_up(policies.policies)
+
+
+def _any_looks_up(policies: Iterable[CompiledPolicy]) -> bool:
+    return any(rule.check.lookups is not None for policy in policies for rule in policy.rules)
 
 
 def lookup_deadline(budget: float) -> float:
@@ -44,11 +46,7 @@ class SignatureLookup:
     def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool:
         """Whether a policy that may match the request has a rule that looks images up (cheap:
         no matching done)."""
-        return any(
-            rule.check.lookups is not None
-            for policy in policies.candidates(request.kind.kind, request.operation)
-            for rule in policy.rules
-        )
+        return _any_looks_up(policies.candidates(request.kind.kind, request.operation))
 
     async def __call__(
         self,

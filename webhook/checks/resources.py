@@ -104,11 +104,11 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                 for name in required:
                     if name not in values:
                         violations.append(
-                            Violation(
-                                message=f"{container.label} has no {section[:-1]} for {name}: "
-                                f"set resources.{section}.{name}",
-                                path=container.field_path("resources", section, name),
-                                container=container.name,
+                            _violation(
+                                container,
+                                section,
+                                name,
+                                f"has no {section[:-1]} for {name}: set resources.{section}.{name}",
                             )
                         )
             violations.extend(parts.request_errors)
@@ -127,11 +127,12 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                 else:
                     continue
                 violations.append(
-                    Violation(
-                        message=f"{container.label} {name} limit is {actual_text}, more than "
-                        f"the maximum ratio {ratio}: raise the request or lower the limit",
-                        path=container.field_path("resources", "limits", name),
-                        container=container.name,
+                    _violation(
+                        container,
+                        "limits",
+                        name,
+                        f"{name} limit is {actual_text}, more than the maximum ratio {ratio}: "
+                        "raise the request or lower the limit",
                     )
                 )
         return violations
@@ -195,10 +196,8 @@ def _parse(
         except QuantityError:
             shown = value if isinstance(value, _SCALARS) else str(value)
             errors.append(
-                Violation(
-                    message=f"{container.label} {section}.{name} {shown!r} is not a valid quantity",
-                    path=container.field_path("resources", section, name),
-                    container=container.name,
+                _violation(
+                    container, section, name, f"{section}.{name} {shown!r} is not a valid quantity"
                 )
             )
     return parsed, tuple(errors)
@@ -216,13 +215,22 @@ def _above_maximums(
     for name, (text, limit) in maximums.items():
         if name in parsed and parsed[name] > limit:
             violations.append(
-                Violation(
-                    message=f"{container.label} {section[:-1]}s {name} "
-                    f"{values[name]}, more than the maximum {text}",
-                    path=container.field_path("resources", section, name),
-                    container=container.name,
+                _violation(
+                    container,
+                    section,
+                    name,
+                    f"{section[:-1]}s {name} {values[name]}, more than the maximum {text}",
                 )
             )
+
+
+def _violation(container: Container, section: str, name: str, problem: str) -> Violation:
+    """`<container label> <problem>`, at the container's `resources.<section>.<name>`."""
+    return Violation(
+        message=f"{container.label} {problem}",
+        path=container.field_path("resources", section, name),
+        container=container.name,
+    )
 
 
 def _ratio_text(ratio: Decimal) -> str:
