@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.test_app import call, review_body
 from tests.webhook_server import running_webhook, write_certificates
 from webhook.app import create_app
 from webhook.policy.compiled import PolicySet
+from webhook.server import unfinished_counter
 from webhook.settings import FailureMode, Settings
 
 BUSY = 10  # requests the worker reports in flight
@@ -88,6 +90,30 @@ def test_at_the_limit_reviews_are_evaluated(policies: PolicySet) -> None:
     response = call(app, "/validate", review_body(wrap("Pod", PRIVILEGED))).json()["response"]
     assert response["allowed"] is False
     assert response["status"]["code"] == 403
+
+
+def test_a_burst_arriving_together_is_evaluated_up_to_the_limit() -> None:
+    """Requests that arrive in one loop step and finish without suspending, as uvicorn runs
+    them: finished ones still sit in its task set for a step, yet only the backlog counts."""
+
+    async def burst(size: int, limit: int) -> list[int]:
+        tasks: set[asyncio.Task[None]] = set()
+        in_flight = unfinished_counter(tasks, limit)
+        seen: list[int] = []
+
+        async def request() -> None:
+            seen.append(in_flight())
+
+        for _ in range(size):
+            task = asyncio.get_running_loop().create_task(request())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+        return seen
+
+    seen = asyncio.run(burst(40, 10))
+    assert seen == list(range(40, 0, -1))
+    assert sum(count <= 10 for count in seen) == 10
 
 
 def test_the_server_sheds_concurrent_load_cleanly(tmp_path: Path) -> None:

@@ -252,9 +252,26 @@ def serve_app(settings: Settings, build: BuildWorker) -> int:
         return EXIT_BAD_INPUT
 
 
+def unfinished_counter(tasks: set[asyncio.Task[None]], limit: int) -> Callable[[], int]:
+    """How many of `tasks` have not finished, counted exactly only past `limit`.
+
+    A finished task leaves uvicorn's set one loop step later, so when a burst of requests
+    arrives together and each is answered without suspending, every one of them would still
+    count the whole burst as in flight and all would be shed.
+    """
+
+    def unfinished() -> int:
+        count = len(tasks)
+        if count <= limit:
+            return count
+        return sum(1 for task in tasks if not task.done())
+
+    return unfinished
+
+
 def _serve_worker(settings: Settings, build: BuildWorker, sock: socket.socket) -> int:
     state = ServerState()  # uvicorn's: its `tasks` are this worker's requests in flight
-    worker = build(lambda: len(state.tasks))
+    worker = build(unfinished_counter(state.tasks, settings.max_in_flight))
     server = DrainingServer(
         uvicorn_config(worker.app, settings, worker.context),
         drain=worker.drain,
