@@ -64,23 +64,24 @@ def decide(findings: Sequence[Finding]) -> Decision:
             continue
         if not finding.failed:
             continue
-        if finding.mode is Mode.ENFORCE:
+        mode = finding.mode
+        if mode is Mode.ENFORCE:
             denials.append(finding)
-        elif finding.mode is Mode.WARN:
+        elif mode is Mode.WARN:
             warnings.append(finding)
         else:
             audits.append(finding)
     if not (denials or warnings or audits or waived or overrides):
         return Decision(allowed=True)
-    annotations: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}  # annotation key -> its texts, in order
     for finding in (*audits, *waived, *overrides):
-        prefix = "waived." if finding.waiver is not None else ""
-        key = f"{prefix}{finding.policy}.{finding.rule}"[:63]
+        waiver = finding.waiver
+        prefix = "waived." if waiver is not None else ""
         text = format_finding(finding)
-        if finding.waiver is not None:
-            text = f"{text}; {finding.waiver.describe()}"
-        previous = annotations.get(key)
-        annotations[key] = (f"{previous}; {text}" if previous else text)[:MAX_AUDIT_VALUE]
+        if waiver is not None:
+            text = f"{text}; {waiver.describe()}"
+        texts.setdefault(f"{prefix}{finding.policy}.{finding.rule}"[:63], []).append(text)
+    annotations = {key: "; ".join(parts)[:MAX_AUDIT_VALUE] for key, parts in texts.items()}
     return Decision(
         allowed=not denials,
         denials=tuple(denials),

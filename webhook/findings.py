@@ -83,4 +83,7 @@ class Finding(msgspec.Struct, frozen=True):
 
     @property
     def failed(self) -> bool:
-        return self.result in (Result.FAIL, Result.ERROR)
+        return self.result in _FAILED
+
+
+_FAILED = (Result.FAIL, Result.ERROR)
