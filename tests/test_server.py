@@ -466,6 +466,8 @@ def test_one_json_log_line_per_decision_without_the_object(
     spec = pod_spec(env=[{"name": "TOKEN", "value": secret}])
     review = admission_review(wrap("Pod", spec, name="logged"), user="bob", dry_run=True)
     client.review("/validate", review)
+    # Decision lines are written when the event loop turns: before the next answer.
+    assert client.get("/healthz").status_code == 200
     uid = review["request"]["uid"]
     lines = [json.loads(line) for line in webhook.log_lines() if uid in line]
     (line,) = lines

@@ -3,6 +3,7 @@ replaced; SIGTERM stops them all."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -170,3 +171,31 @@ def test_workers_inherit_the_loaded_heap_frozen(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0
     assert all(int(path.read_text()) > 10_000 for path in found.iterdir())
+
+
+def test_every_decision_line_is_written_whole_by_the_time_workers_stop(tmp_path: Path) -> None:
+    certificates = tmp_path / "certs"
+    write_certificates(certificates)
+    policy = tmp_path / "baseline.yaml"
+    policy.write_text(ENFORCED % "enforce")
+    log = tmp_path / "webhook.log"
+    uids: list[str] = []
+    with running_webhook(
+        policies=[policy], certificates=certificates, log=log, extra=["--workers", "2"]
+    ) as server:
+        assert len(workers(server)) == 2
+        for _ in range(ROUNDS):  # a new connection each time: both workers answer
+            with server.client() as client:
+                for _ in range(5):
+                    review = admission_review(PRIVILEGED)
+                    assert not client.review("/validate", review)["allowed"]
+                    uids.append(review["request"]["uid"])
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+    decisions = [
+        line
+        for line in (json.loads(text) for text in log.read_text().splitlines())
+        if line["message"] == "decision"
+    ]
+    assert sorted(line["uid"] for line in decisions) == sorted(uids)
+    assert {line["verdict"] for line in decisions} == {"denied"}

@@ -2,13 +2,13 @@
 
 `log_decision` writes the line for one admission decision; `configure` installs the JSON
 formatter on the root logger (the `serve` command calls it; tests may capture records). While
-that handler is the only one, a decision line is encoded from a struct and written to its
-stream directly (the same line the formatter writes, without a LogRecord per request).
+that handler is the only one, a decision line is encoded from a struct and queued on it
+directly (the same line the formatter writes, without a LogRecord per request); the lines of
+one event-loop turn are written together (webhook.linebatch).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 import sys
@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from webhook.linebatch import LineHandler
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -52,10 +53,10 @@ class _Direct:
     """The handler `configure` installed, while it is the root logger's only one."""
 
     def __init__(self) -> None:
-        self.handler: logging.StreamHandler[Any] | None = None
+        self.handler: LineHandler | None = None
         self.handlers: list[logging.Handler] = []
 
-    def install(self, handler: logging.StreamHandler[Any]) -> None:
+    def install(self, handler: LineHandler) -> None:
         self.handler = handler
         self.handlers = [handler]
 
@@ -113,7 +114,7 @@ class JSONFormatter(logging.Formatter):
 
 def configure(level: str) -> None:
     """Send every log record to stderr as a JSON line, at `level` and above."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LineHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -165,10 +166,7 @@ def log_decision(
             dry_run=dry_run,
             patched=list(patched) if patched else None,
         )
-        text = _encoder.encode(line).decode("utf-8") + handler.terminator
-        with handler.lock or contextlib.nullcontext():
-            handler.stream.write(text)
-            handler.flush()
+        handler.queue(_encoder.encode(line) + b"\n")
         return
     fields: dict[str, Any] = {
         "uid": uid,

@@ -1,0 +1,247 @@
+"""Decision lines written in batches: together once the event loop turns, at once without a
+loop, before any later record, at shutdown, and in writes of whole lines that fit PIPE_BUF."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import io
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import REPOSITORY
+from webhook.linebatch import PIPE_BUF, QUEUE_LIMIT, LineHandler, chunks
+
+
+class RecordingStream(io.StringIO):
+    """A text stream that keeps every write it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def line(number: int, size: int = 40) -> bytes:
+    return json.dumps({"n": number, "pad": "x" * size}).encode() + b"\n"
+
+
+def test_the_lines_of_one_turn_are_written_together_when_the_loop_turns() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+
+    async def answer() -> tuple[str, str]:
+        for number in range(3):
+            handler.queue(line(number))
+        before = stream.getvalue()
+        await asyncio.sleep(0)  # the loop turns
+        return before, stream.getvalue()
+
+    before, after = asyncio.run(answer())
+    assert before == ""
+    assert after == b"".join(line(number) for number in range(3)).decode()
+    assert len(stream.writes) == 1
+
+
+def test_each_turn_writes_its_own_lines() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+
+    async def answer() -> None:
+        for number in range(4):
+            handler.queue(line(number))
+            await asyncio.sleep(0)
+
+    asyncio.run(answer())
+    assert stream.writes == [line(number).decode() for number in range(4)]
+
+
+def test_without_a_running_loop_a_line_is_written_at_once() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    handler.queue(line(1))
+    assert stream.getvalue() == line(1).decode()
+
+
+def test_lines_queued_on_a_loop_that_ended_are_written_with_the_next_loop() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    loop = asyncio.new_event_loop()
+
+    async def queue_and_stop() -> None:
+        asyncio.get_running_loop().stop()  # it ends before it turns again
+        handler.queue(line(1))
+
+    loop.run_until_complete(queue_and_stop())
+    loop.close()
+    assert stream.getvalue() == ""
+
+    async def queue_and_turn() -> None:
+        handler.queue(line(2))
+        await asyncio.sleep(0)
+
+    asyncio.run(queue_and_turn())
+    assert stream.getvalue() == (line(1) + line(2)).decode()
+
+
+def test_a_long_turn_writes_once_the_queue_is_large() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    lines = [line(number) for number in range(2 * QUEUE_LIMIT // len(line(0)))]
+
+    async def answer() -> str:
+        for item in lines:
+            handler.queue(item)
+        before = stream.getvalue()
+        await asyncio.sleep(0)
+        return before
+
+    before = asyncio.run(answer())
+    everything = b"".join(lines).decode()
+    assert len(before.encode()) >= QUEUE_LIMIT  # written before the turn ended
+    assert everything.startswith(before) and before.endswith("\n")
+    assert stream.getvalue() == everything
+
+
+def test_a_record_comes_after_the_lines_queued_before_it() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    record = logging.LogRecord("test", logging.INFO, __file__, 1, "a record", None, None)
+
+    async def answer() -> None:
+        handler.queue(line(1))
+        handler.handle(record)
+
+    asyncio.run(answer())
+    assert stream.getvalue() == line(1).decode() + "a record\n"
+
+
+def test_flush_writes_the_queued_lines() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+
+    async def answer() -> str:
+        handler.queue(line(1))
+        handler.flush()  # what logging.shutdown() does at exit
+        return stream.getvalue()
+
+    assert asyncio.run(answer()) == line(1).decode()
+
+
+def test_writes_are_whole_lines_that_fit_pipe_buf() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    sizes = [10, 900, 3000, 2 * PIPE_BUF, 50, PIPE_BUF - 30, 1, 1500, 1500, 1500]
+    lines = [line(number, size) for number, size in enumerate(sizes)]
+
+    async def answer() -> None:
+        for item in lines:
+            handler.queue(item)
+        await asyncio.sleep(0)
+
+    asyncio.run(answer())
+    assert "".join(stream.writes) == b"".join(lines).decode()
+    for text in stream.writes:
+        data = text.encode()
+        assert data.endswith(b"\n")
+        assert len(data) <= PIPE_BUF or data.count(b"\n") == 1
+    assert len(stream.writes) < len(lines)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=3 * PIPE_BUF), max_size=40))
+def test_chunks_keep_every_line_whole_and_in_order(sizes: list[int]) -> None:
+    lines = [b"x" * size + b"\n" for size in sizes]
+    found = list(chunks(lines))
+    assert b"".join(found) == b"".join(lines)
+    for chunk in found:
+        assert len(chunk) <= PIPE_BUF or chunk.count(b"\n") == 1
+    # No chunk could have taken the next line as well.
+    for chunk, following in itertools.pairwise(found):
+        assert len(chunk) + following.index(b"\n") + 1 > PIPE_BUF
+
+
+WRITER = """
+import asyncio, json, random, sys
+from webhook.linebatch import LineHandler
+
+name, count = sys.argv[1], int(sys.argv[2])
+handler = LineHandler(sys.stdout)
+sizes = random.Random(name)
+
+async def main():
+    for number in range(count):
+        pad = "y" * (4000 if number % 97 == 0 else sizes.randint(0, 1500))
+        handler.queue(json.dumps({"writer": name, "n": number, "pad": pad}).encode() + b"\\n")
+        if number % 40 == 0:
+            await asyncio.sleep(0)
+
+asyncio.run(main())
+handler.flush()
+"""
+
+
+def test_workers_sharing_one_pipe_never_interleave_their_lines() -> None:
+    # Lines up to PIPE_BUF bytes (a longer one is written alone, and a pipe does not keep a
+    # write that long in one piece, batched or not).
+    count = 3000
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_BUF)  # a longer write blocks part way
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, name, str(count)], cwd=REPOSITORY, stdout=write
+        )
+        for name in ("a", "b")
+    ]
+    os.close(write)
+    pieces: list[bytes] = []
+    while piece := os.read(read, 512):  # slowly: both writers wait on a full pipe
+        pieces.append(piece)
+    os.close(read)
+    output = b"".join(pieces)
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0]
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    for text in output.splitlines():
+        document = json.loads(text)  # a garbled line does not parse
+        seen[document["writer"]].append(document["n"])
+    assert seen == {"a": list(range(count)), "b": list(range(count))}
+
+
+SHUTDOWN = """
+import asyncio, logging, os
+from webhook import logs
+
+logs.configure("info")
+
+async def main():
+    for number in range(3):
+        logs.log_decision(
+            uid=f"u-{number}", endpoint="validate", kind="Pod", namespace="shop", name="api",
+            operation="CREATE", user="alice", verdict="allowed", failed=[], audit=[],
+            duration=0.001, dry_run=False,
+        )
+    # A worker's exit: logging is shut down, then the process ends without turning the loop.
+    logging.shutdown()
+    os._exit(0)
+
+asyncio.run(main())
+"""
+
+
+def test_the_lines_queued_when_a_worker_exits_are_written() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SHUTDOWN], cwd=REPOSITORY, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0
+    lines = [json.loads(text) for text in done.stderr.splitlines()]
+    assert [item["uid"] for item in lines] == ["u-0", "u-1", "u-2"]
