@@ -3,8 +3,11 @@
 TLS verified against a CA with the Service's DNS name as server name (SNI) while connecting to
 a loopback address, HTTP/1.1, one keep-alive connection per concurrent caller (or a new
 connection per request), each caller sending its next request when the last one is answered.
-Requests are encoded once, up front; the client is plain asyncio streams on uvloop, so one
-core drives well over 10,000 requests per second.
+Requests are encoded once, up front. Each connection is an asyncio Protocol on uvloop's TLS
+transport (bench.loadconnection) that parses the answer from the bytes it receives and writes
+the next request from the same callback; a coroutine per caller only connects (and reconnects
+after the server closed, or for each request with a new connection per request). Outcomes,
+latencies and the summary are bench.loadresult's.
 
     generator = LoadGenerator(target, requests, connections=50, duration=10)
     result = generator.run()              # or: generator.start(); ...; result = generator.stop()
@@ -23,36 +26,30 @@ import ssl
 import sys
 import threading
 import time
-from array import array
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import IntEnum
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvloop
 
-from bench.stats import percentile
+from bench.loadconnection import Connection, Wire
+from bench.loadresult import LoadResult, Outcome
+
+__all__ = [
+    "DEFAULT_SERVER_NAME",
+    "LoadGenerator",
+    "LoadResult",
+    "Outcome",
+    "Request",
+    "Target",
+    "is_loopback",
+    "main",
+    "mix_requests",
+]
 
 DEFAULT_SERVER_NAME = "policy-webhook.policy-webhook.svc"
 CONNECT_RETRY_SECONDS = 0.05
-CLOSE_SECONDS = 2.0
 USER_AGENT = "kube-apiserver-admission"
-
-
-class Outcome(IntEnum):
-    OK = 0  # HTTP 200 with the request's uid in the body
-    SHED = 1  # a clean "overloaded" answer: HTTP 429/503, or an AdmissionReview with code 429
-    HTTP_ERROR = 2  # any other HTTP status
-    BAD_RESPONSE = 3  # HTTP 200 without the request's uid, or an unparsable answer
-    CONNECT_ERROR = 4  # no connection or no TLS handshake
-    TIMEOUT = 5  # no complete answer within the timeout
-    CLOSED = 6  # the server closed or reset the connection before answering
-
-    @property
-    def error(self) -> bool:
-        return self not in (Outcome.OK, Outcome.SHED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,98 +83,6 @@ class Request:
     body: bytes
     uid: str = ""
     label: str = ""
-
-
-@dataclass(slots=True)
-class LoadResult:
-    """What a run measured; per request: when it ended (seconds from the start), its latency
-    and outcome, in completion order."""
-
-    connections: int
-    elapsed: float = 0.0
-    client_cpu_seconds: float = 0.0
-    ended_at: array[float] = field(default_factory=lambda: array("d"))
-    latencies: array[float] = field(default_factory=lambda: array("d"))
-    outcomes: array[int] = field(default_factory=lambda: array("b"))
-    statuses: Counter[int] = field(default_factory=Counter)
-    denied: int = 0
-    error_details: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def requests(self) -> int:
-        return len(self.outcomes)
-
-    def count(self, outcome: Outcome) -> int:
-        return self.outcomes.count(outcome)
-
-    @property
-    def ok(self) -> int:
-        return self.count(Outcome.OK)
-
-    @property
-    def shed(self) -> int:
-        return self.count(Outcome.SHED)
-
-    @property
-    def errors(self) -> int:
-        return self.requests - self.ok - self.shed
-
-    @property
-    def throughput(self) -> float:
-        """Answered requests (OK or shed) per second."""
-        return (self.ok + self.shed) / self.elapsed if self.elapsed else 0.0
-
-    def latency(self, share: float, *, outcome: Outcome | None = Outcome.OK) -> float:
-        """The `share` percentile of the latencies (seconds) of requests with `outcome`."""
-        if outcome is None:
-            return percentile(self.latencies, share)
-        wanted = int(outcome)
-        values = [
-            lat for lat, out in zip(self.latencies, self.outcomes, strict=True) if out == wanted
-        ]
-        return percentile(values, share)
-
-    def timeline(self, step: float = 1.0) -> list[dict[str, float]]:
-        """Per `step` seconds: requests answered OK, shed and failed, and their p99 latency."""
-        buckets: dict[int, list[tuple[float, int]]] = {}
-        for ended, latency, outcome in zip(
-            self.ended_at, self.latencies, self.outcomes, strict=True
-        ):
-            buckets.setdefault(int(ended // step), []).append((latency, outcome))
-        rows = []
-        for index in sorted(buckets):
-            items = buckets[index]
-            rows.append(
-                {
-                    "start": index * step,
-                    "ok": sum(1 for _, out in items if out == Outcome.OK),
-                    "shed": sum(1 for _, out in items if out == Outcome.SHED),
-                    "errors": sum(1 for _, out in items if Outcome(out).error),
-                    "p99_ms": percentile([lat for lat, _ in items], 0.99) * 1e3,
-                }
-            )
-        return rows
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "connections": self.connections,
-            "requests": self.requests,
-            "ok": self.ok,
-            "shed": self.shed,
-            "errors": self.errors,
-            "denied": self.denied,
-            "seconds": round(self.elapsed, 3),
-            "throughput": round(self.throughput, 1),
-            "p50_ms": round(self.latency(0.50) * 1e3, 3),
-            "p99_ms": round(self.latency(0.99) * 1e3, 3),
-            "max_ms": round(max(self.latencies, default=0.0) * 1e3, 3),
-            "client_cpu_seconds": round(self.client_cpu_seconds, 3),
-            "client_cpu_per_1000": round(
-                self.client_cpu_seconds / self.requests * 1000 if self.requests else 0.0, 4
-            ),
-            "statuses": dict(self.statuses),
-            "error_details": dict(self.error_details.most_common(10)),
-        }
 
 
 class LoadGenerator:
@@ -277,133 +182,94 @@ class LoadGenerator:
     async def run_async(self) -> LoadResult:
         """The run on the current event loop: connect every caller, then load."""
         result = LoadResult(connections=self.connections)
-        streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = [None] * (
-            self.connections
-        )
+        run = _Run(self, result)
+        connections: list[Connection | None] = [None] * self.connections
         if not self.new_connection:
-            opened = await asyncio.gather(*(self._connect(result) for _ in range(self.connections)))
-            streams = list(opened)
+            opened = await asyncio.gather(*(self._connect(run) for _ in range(self.connections)))
+            connections = list(opened)
         cpu = time.thread_time()
-        started = time.perf_counter()
-        deadline = started + self.duration if self.duration is not None else None
-        await asyncio.gather(
-            *(
-                self._caller(result, streams[index], started, deadline)
-                for index in range(self.connections)
-            )
-        )
-        result.elapsed = time.perf_counter() - started
+        run.started = time.perf_counter()
+        if self.duration is not None:
+            run.deadline = run.started + self.duration
+        await asyncio.gather(*(self._caller(run, connection) for connection in connections))
+        result.elapsed = time.perf_counter() - run.started
         result.client_cpu_seconds = time.thread_time() - cpu
         return result
 
-    async def _connect(
-        self, result: LoadResult
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def _connect(self, run: _Run) -> Connection | None:
+        def protocol() -> Connection:
+            return Connection(run, timeout=self.timeout, keep_alive=not self.new_connection)
+
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.timeout):
-                return await asyncio.open_connection(
+                _, connection = await loop.create_connection(
+                    protocol,
                     self.target.host,
                     self.target.port,
                     ssl=self._context,
                     server_hostname=self._server_name,
-                    limit=1 << 20,
                 )
+                return connection
         except (OSError, ssl.SSLError, TimeoutError) as error:
-            result.error_details[f"connect: {type(error).__name__}: {error}"[:120]] += 1
+            run.result.error_details[f"connect: {type(error).__name__}: {error}"[:120]] += 1
             return None
 
-    def _take(self) -> tuple[bytes, bytes] | None:
-        if self._stopping or (self.total is not None and self._next >= self.total):
+    async def _caller(self, run: _Run, connection: Connection | None) -> None:
+        """One caller: connects when it has no connection, and hands the connection a request;
+        the answers and the requests after them run in the connection's callbacks until the
+        connection closes (the server closed it, it failed, or it is one per request)."""
+        try:
+            while (wire := run.take()) is not None:
+                begun = time.perf_counter()
+                if connection is None:
+                    connection = await self._connect(run)
+                    if connection is None:
+                        await asyncio.sleep(CONNECT_RETRY_SECONDS)
+                        run.record(Outcome.CONNECT_ERROR, begun)
+                        continue
+                connection.send(wire, begun)
+                await connection.closed
+                connection = None
+        finally:
+            if connection is not None:  # connected, never used
+                connection.close()
+                await connection.closed
+
+
+class _Run:
+    """One run's state shared by its connections: the next request, and the counts."""
+
+    def __init__(self, generator: LoadGenerator, result: LoadResult) -> None:
+        self.generator = generator
+        self.result = result
+        self.started = 0.0
+        self.deadline: float | None = None
+        self._record_latency = result.latencies.append
+        self._record_end = result.ended_at.append
+        self._record_outcome = result.outcomes.append
+
+    def take(self) -> Wire | None:
+        """The next request; None once stopping, past the deadline or at the total."""
+        generator = self.generator
+        if generator._stopping or (
+            generator.total is not None and generator._next >= generator.total
+        ):
             return None
-        wire = self._wire[self._next % len(self._wire)]
-        self._next += 1
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            return None
+        wire = generator._wire[generator._next % len(generator._wire)]
+        generator._next += 1
         return wire
 
-    async def _caller(
-        self,
-        result: LoadResult,
-        stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None,
-        started: float,
-        deadline: float | None,
-    ) -> None:
-        clock = time.perf_counter
-        record_latency, record_end, record_outcome = (
-            result.latencies.append,
-            result.ended_at.append,
-            result.outcomes.append,
-        )
-        try:
-            while deadline is None or clock() < deadline:
-                wire = self._take()
-                if wire is None:
-                    break
-                payload, uid = wire
-                begun = clock()
-                if stream is None:
-                    stream = await self._connect(result)
-                    if stream is None:
-                        outcome = Outcome.CONNECT_ERROR
-                        await asyncio.sleep(CONNECT_RETRY_SECONDS)
-                        now = clock()
-                        record_latency(now - begun)
-                        record_end(now - started)
-                        record_outcome(outcome)
-                        self.completed += 1
-                        self.failed += 1
-                        continue
-                outcome, keep = await self._exchange(result, stream, payload, uid)
-                now = clock()
-                record_latency(now - begun)
-                record_end(now - started)
-                record_outcome(outcome)
-                self.completed += 1
-                if outcome.error:
-                    self.failed += 1
-                if not keep or self.new_connection:
-                    await _close(stream[1])
-                    stream = None
-        finally:
-            if stream is not None:
-                await _close(stream[1])
-
-    async def _exchange(
-        self,
-        result: LoadResult,
-        stream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        payload: bytes,
-        uid: bytes,
-    ) -> tuple[Outcome, bool]:
-        """Send one request and read its answer: (outcome, whether the connection is reusable)."""
-        reader, writer = stream
-        try:
-            async with asyncio.timeout(self.timeout):
-                writer.write(payload)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status, length, close = _parse_head(head)
-                body = await reader.readexactly(length)
-        except TimeoutError:
-            result.error_details["timeout"] += 1
-            return Outcome.TIMEOUT, False
-        except (asyncio.IncompleteReadError, ConnectionError) as error:
-            result.error_details[f"closed: {type(error).__name__}"] += 1
-            return Outcome.CLOSED, False
-        except (OSError, ssl.SSLError, ValueError, asyncio.LimitOverrunError) as error:
-            result.error_details[f"{type(error).__name__}: {error}"[:120]] += 1
-            return Outcome.BAD_RESPONSE, False
-        result.statuses[status] += 1
-        if status in (429, 503):
-            return Outcome.SHED, not close
-        if status != 200:
-            result.error_details[f"HTTP {status}: {body[:80]!r}"] += 1
-            return Outcome.HTTP_ERROR, not close
-        if uid and uid not in body:
-            result.error_details["answer without the request's uid"] += 1
-            return Outcome.BAD_RESPONSE, not close
-        if b'"allowed":false' in body:
-            if b'"code":429' in body:
-                return Outcome.SHED, not close
-            result.denied += 1
-        return Outcome.OK, not close
+    def record(self, outcome: Outcome, begun: float) -> None:
+        now = time.perf_counter()
+        self._record_latency(now - begun)
+        self._record_end(now - self.started)
+        self._record_outcome(outcome)
+        self.generator.completed += 1
+        if outcome.error:
+            self.generator.failed += 1
 
 
 def is_loopback(host: str) -> bool:
@@ -413,31 +279,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _parse_head(head: bytes) -> tuple[int, int, bool]:
-    """(status, content length, whether the server closes) of an HTTP/1.1 response head."""
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length, close = 0, False
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection" and value.strip().lower() == b"close":
-            close = True
-    return status, length, close
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close with the TLS shutdown; abort when the server does not take part in time."""
-    try:
-        writer.close()
-        async with asyncio.timeout(CLOSE_SECONDS):
-            await writer.wait_closed()
-    except Exception:
-        writer.transport.abort()
 
 
 def mix_requests(count: int, *, seed: int = 7, path: str = "/validate") -> list[Request]:

@@ -1,0 +1,221 @@
+"""One connection of the load generator: an asyncio Protocol that sends a request, reads the
+HTTP/1.1 answer from the bytes as they arrive and sends the next request from that callback.
+
+No coroutine, stream or timeout context per request: the head is parsed from the received bytes
+(partial reads are buffered), the body is taken by Content-Length, and one timer per connection,
+armed at most once per timeout period, turns an answer that does not come in time into a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol, cast
+
+from bench.loadresult import LoadResult, Outcome
+
+HEAD_LIMIT = 1 << 20  # an answer head that does not end within this many bytes is malformed
+CLOSE_SECONDS = 2.0  # the TLS shutdown may take this long before the connection is aborted
+EARLY = 0.002  # a timer may fire this much early (the loop's clock counts milliseconds)
+
+Wire = tuple[bytes, bytes]  # (the encoded request, the uid its answer must carry)
+
+
+class Feed(Protocol):
+    """Where a connection takes its requests and records their outcomes."""
+
+    result: LoadResult
+
+    def take(self) -> Wire | None:
+        """The next request to send; None when no more are to be sent."""
+
+    def record(self, outcome: Outcome, begun: float) -> None:
+        """Count a finished request that was begun at `begun` (time.perf_counter)."""
+
+
+class Connection(asyncio.Protocol):
+    """One connection; `send()` starts a request, and while answers come with the connection
+    kept alive (and `keep_alive`), each answer is followed by the next request from `feed`.
+    `closed` is done when the connection is gone, every request on it counted."""
+
+    def __init__(self, feed: Feed, *, timeout: float, keep_alive: bool) -> None:
+        self.feed = feed
+        self.timeout = timeout
+        self.keep_alive = keep_alive
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._abort: asyncio.TimerHandle | None = None
+        self._waiting = False  # a request was sent and its answer is not complete
+        self._uid = b""
+        self._begun = 0.0
+        self._buffer = bytearray()  # the answer's bytes so far, when it came in pieces
+        self._needed = -1  # length of head and body once the head is parsed, else -1
+        self._body_at = 0
+        self._status = 0
+        self._server_closes = False
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
+
+    def data_received(self, data: bytes) -> None:
+        if not self._waiting:
+            return  # nothing asked: the rest of an answer that timed out
+        buffered = bool(self._buffer)
+        answer: bytes | bytearray = data
+        if buffered:
+            self._buffer += data
+            answer = self._buffer
+        if self._needed < 0:
+            end = answer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(answer) > HEAD_LIMIT:
+                    self._fail(Outcome.BAD_RESPONSE, f"no end of the answer's head in {HEAD_LIMIT}")
+                elif not buffered:
+                    self._buffer += data
+                return
+            try:
+                self._status, length, self._server_closes = parse_head(bytes(answer[:end]))
+            except ValueError as error:
+                self._fail(Outcome.BAD_RESPONSE, f"ValueError: {error}"[:120])
+                return
+            self._body_at = end + 4
+            self._needed = self._body_at + length
+        if len(answer) < self._needed:
+            if not buffered:
+                self._buffer += data
+            return
+        self._answered(answer)
+
+    def eof_received(self) -> bool | None:
+        return None  # close; an answer in flight is counted when the connection is lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._abort is not None:
+            self._abort.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._waiting:
+            self._lost(exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # Requests
+
+    def send(self, wire: Wire, begun: float) -> None:
+        """Send a request begun at `begun`; on a connection already lost it fails as closed."""
+        payload, self._uid = wire
+        self._begun = begun
+        self._waiting = True
+        self._needed = -1
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._lost(None)
+            return
+        transport.write(payload)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    def close(self) -> None:
+        """Close with the TLS shutdown, aborting when the server does not take part in time."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.close()
+        self._abort = asyncio.get_running_loop().call_later(CLOSE_SECONDS, transport.abort)
+
+    def _answered(self, answer: bytes | bytearray) -> None:
+        """Classify a complete answer, then send the next request or close."""
+        if self._buffer:
+            self._buffer = bytearray()
+        body_at, end, status = self._body_at, self._needed, self._status
+        keep = not self._server_closes
+        result = self.feed.result
+        result.statuses[status] += 1
+        if status == 200:
+            if self._uid and answer.find(self._uid, body_at, end) < 0:
+                result.error_details["answer without the request's uid"] += 1
+                outcome = Outcome.BAD_RESPONSE
+            elif answer.find(b'"allowed":false', body_at, end) < 0:
+                outcome = Outcome.OK
+            elif answer.find(b'"code":429', body_at, end) >= 0:
+                outcome = Outcome.SHED
+            else:
+                result.denied += 1
+                outcome = Outcome.OK
+        elif status in (429, 503):
+            outcome = Outcome.SHED
+        else:
+            body = bytes(answer[body_at : min(end, body_at + 80)])
+            result.error_details[f"HTTP {status}: {body!r}"] += 1
+            outcome = Outcome.HTTP_ERROR
+        self._waiting = False
+        self.feed.record(outcome, self._begun)
+        if keep and self.keep_alive:
+            wire = self.feed.take()
+            if wire is not None:
+                self.send(wire, time.perf_counter())
+                return
+        self.close()
+
+    def _fail(self, outcome: Outcome, detail: str) -> None:
+        """Count the request in flight as failed and close the connection."""
+        self._waiting = False
+        if self._buffer:
+            self._buffer = bytearray()
+        self.feed.result.error_details[detail] += 1
+        self.feed.record(outcome, self._begun)
+        self.close()
+
+    def _lost(self, exc: Exception | None) -> None:
+        """The connection ended before the answer did: closed, or a TLS or socket error."""
+        if exc is None or isinstance(exc, ConnectionError):
+            name = "IncompleteReadError" if exc is None else type(exc).__name__
+            self._fail(Outcome.CLOSED, f"closed: {name}")
+        else:
+            self._fail(Outcome.BAD_RESPONSE, f"{type(exc).__name__}: {exc}"[:120])
+
+    def _expire(self) -> None:
+        """The connection's timer: a timeout when the answer is late, else armed again for the
+        request in flight (at most one timer per timeout period, whatever the request rate)."""
+        self._timer = None
+        if not self._waiting:
+            return
+        left = self._begun + self.timeout - time.perf_counter()
+        if left <= EARLY:
+            self._fail(Outcome.TIMEOUT, "timeout")
+        else:
+            self._timer = asyncio.get_running_loop().call_later(left, self._expire)
+
+
+def parse_head(head: bytes) -> tuple[int, int, bool]:
+    """(status, content length, whether the server closes) of an HTTP/1.1 answer's head.
+
+    Raises ValueError for a status line without a number or a bad Content-Length.
+    """
+    first = head.find(b"\r\n")
+    status_line = head if first < 0 else head[:first]
+    parts = status_line.split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise ValueError(f"not an HTTP status line: {status_line[:40]!r}")
+    status = int(parts[1])
+    if first < 0:
+        return status, 0, False
+    lower = head.lower()
+    length = 0
+    at = lower.find(b"\r\ncontent-length:")
+    if at >= 0:
+        end = lower.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : end if end >= 0 else len(head)])
+        if length < 0:
+            raise ValueError(f"negative Content-Length {length}")
+    close = False
+    at = lower.find(b"\r\nconnection:")
+    if at >= 0:
+        end = lower.find(b"\r\n", at + 2)
+        close = lower[at + 13 : end if end >= 0 else len(lower)].strip() == b"close"
+    return status, length, close
