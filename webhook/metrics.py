@@ -7,11 +7,13 @@ every worker's /metrics shows the sum over all workers.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import operator
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
@@ -19,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from webhook.findings import Finding, Mode, Result
+from webhook.findings import Finding, Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -28,6 +30,10 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # prometheus_client finds its multiprocess directory in this variable when it opens files.
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# Distinct findings counted before they are added to the counters without waiting for a
+# scrape (failed findings differ by message: bounds what a worker nobody scrapes holds).
+PENDING_FINDINGS = 10_000
+_result = operator.attrgetter("result")
 
 
 @contextlib.contextmanager
@@ -202,7 +208,7 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
-        self._pending_rules: dict[tuple[str, str, Mode, Result], int] = {}
+        self._pending_rules: collections.Counter[Finding] = collections.Counter()
         self._latency_children: dict[str, Histogram] = {}
 
     def observe_request(
@@ -218,20 +224,20 @@ class Metrics:
             histogram = self._latency_children[endpoint] = self.latency.labels(endpoint)
         histogram.observe(seconds)
 
-    def observe_findings(self, findings: Iterable[Finding]) -> None:
-        """Count rule results: in a plain dict, added to the counters by `flush` (at every
-        scrape, and periodically when workers share metrics); a request has one result per
-        rule, and a counter increment per result costs more than the rest of the request's
-        bookkeeping together."""
+    def observe_findings(self, findings: Sequence[Finding]) -> None:
+        """Count rule results: by finding (hashed in C; the PASS and SKIP findings of a rule
+        are the same in every request), added to the counters by `flush` (at every scrape,
+        periodically when workers share metrics, and past PENDING_FINDINGS distinct ones); a
+        request has one result per rule, and a counter increment per result costs more than
+        the rest of the request's bookkeeping together."""
         pending = self._pending_rules
-        broken: set[tuple[str, str]] = set()
-        for finding in findings:
-            key = (finding.policy, finding.rule, finding.mode, finding.result)
-            pending[key] = pending.get(key, 0) + 1
-            if finding.result is Result.OVERRIDDEN:
-                broken.add((finding.policy, finding.rule))
-        for policy, rule in broken:  # one count per rule and request, however many fields
-            self.break_glass.labels(policy, rule).inc()
+        pending.update(findings)
+        if len(pending) > PENDING_FINDINGS:
+            self.flush()
+        if Result.OVERRIDDEN in map(_result, findings):
+            broken = {(f.policy, f.rule) for f in findings if f.result is Result.OVERRIDDEN}
+            for policy, rule in broken:  # one count per rule and request, however many fields
+                self.break_glass.labels(policy, rule).inc()
 
     def watch_exceptions(
         self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None
@@ -243,10 +249,13 @@ class Metrics:
 
     def flush(self) -> None:
         """Add the rule results counted since the last flush to their counters."""
-        pending, self._pending_rules = self._pending_rules, {}
+        pending, self._pending_rules = self._pending_rules, collections.Counter()
+        counts: dict[tuple[str, str, str, str], int] = {}
+        for finding, count in pending.items():
+            key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
+            counts[key] = counts.get(key, 0) + count
         children = self._rule_children
-        for (policy, rule, mode, result), count in pending.items():
-            key = (policy, rule, mode.value, result.value)
+        for key, count in counts.items():
             child = children.get(key)
             if child is None:
                 child = children[key] = self.rule_results.labels(*key)
