@@ -20,7 +20,7 @@ from webhook.cel import (
     CELProgram,
     compile_expression,
 )
-from webhook.celpaths import Need, describe, prune
+from webhook.celpaths import Need, describe, prune, reaches
 from webhook.engine import evaluate
 from webhook.findings import Result
 
@@ -261,3 +261,53 @@ def test_pruned_rules_on_pods_equal_whole_rules(
     assume(representable(obj) and representable(old))
     whole, pruned = both(source, obj, old)
     assert pruned == whole
+
+
+@pytest.mark.parametrize(
+    ("source", "reached"),
+    [
+        ("object.metadata.name == 'a'", False),
+        ("has(object.metadata) && has(object.metadata.labels)", False),
+        ("object.spec.containers.all(c, has(c.securityContext))", False),
+        ("oldObject.metadata.managedFields.size() > 0", False),
+        ("has(object.metadata.managedFields)", True),
+        ("size(object.metadata.managedFields) > 0", True),
+        ("object.metadata.managedFields[0].manager == 'kubelet'", True),
+        ("object.metadata['managedFields'] != []", True),
+        ("object.metadata.all(key, key != 'x')", True),
+        ("object.metadata.exists(key, true)", True),
+        ("size(object.metadata) > 2", True),
+        ("object == oldObject", True),
+        ("[object].all(o, has(o.metadata.name))", True),
+    ],
+)
+def test_whether_a_program_can_read_managed_fields(source: str, reached: bool) -> None:
+    reads = compile_expression(source).reads
+    assert reaches(reads.get("object", Need.PRESENT), ("metadata", "managedFields")) is reached
+
+
+def without(value: Any, keys: tuple[str, ...]) -> Any:
+    """A copy of `value` without what lies at `keys` (map keys), if anything does."""
+    if not isinstance(value, dict) or keys[0] not in value:
+        return value
+    if len(keys) == 1:
+        return {key: item for key, item in value.items() if key != keys[0]}
+    return {**value, keys[0]: without(value[keys[0]], keys[1:])}
+
+
+# Random expressions over random objects: a value the expression cannot reach can be left out.
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=expressions(), obj=objects, old=objects, keys=st.sampled_from([("a", "b"), ("a",)]))
+def test_a_value_out_of_reach_can_be_left_out(
+    source: str, obj: Any, old: Any, keys: tuple[str, ...]
+) -> None:
+    try:
+        program = compile_expression(source)
+    except CELCompileError:
+        return
+    assume(representable(obj) and representable(old))
+    if reaches(program.reads.get("object", Need.PRESENT), keys):
+        return
+    variables = {**dict.fromkeys(VARIABLES), "oldObject": old}
+    whole = outcome(program, Activation.of({**variables, "object": obj}))
+    assert outcome(program, Activation.of({**variables, "object": without(obj, keys)})) == whole

@@ -19,7 +19,7 @@ not every rule that reads the object.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -74,6 +74,24 @@ def union(first: Selection, second: Selection) -> Selection:
     if each is Need.WHOLE:
         return Need.WHOLE
     return Fields(fields=tuple(sorted(fields.items())), each=each)
+
+
+def reaches(selection: Selection, keys: Sequence[str]) -> bool:
+    """Whether an expression reading `selection` of a value can read the value at `keys` (map
+    keys from it), or tell whether it is there: it reads a map on the way whole, iterates over
+    its keys, or selects every key down to it."""
+    for key in keys:
+        if selection is Need.WHOLE:
+            return True
+        if selection is Need.PRESENT:
+            return False  # only whether the value on the way is there
+        if selection.each is not None:
+            return True  # a map iterated over: every key is read
+        found = next((sub for name, sub in selection.fields if name == key), None)
+        if found is None:
+            return False
+        selection = found
+    return True
 
 
 def describe(selection: Selection) -> str:

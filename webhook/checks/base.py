@@ -85,6 +85,10 @@ class CompiledCheck:
     # Reads the labels of the request's namespace (a CEL rule using `namespaceObject`), so the
     # webhook looks them up for it, and unknown labels make it an error.
     reads_namespace_labels: bool = False
+    # May read (or tell whether there is) the object's `metadata.managedFields`: the webhook
+    # then decodes it, which it skips for policy sets none of whose checks does. True unless
+    # the check is known to read other parts only.
+    reads_managed_fields: bool = True
 
 
 P = TypeVar("P", bound=CheckParams)
@@ -111,10 +115,12 @@ class CheckDefinition(Generic[P]):
         return self.compile(CompileInput(params=params, source_dir=source_dir))
 
 
-def pod_check(run: CheckRun) -> Callable[[CompileInput[NoParams]], CompiledCheck]:
+def pod_check(
+    run: CheckRun, *, reads_managed_fields: bool = True
+) -> Callable[[CompileInput[NoParams]], CompiledCheck]:
     """The compiler of a parameterless pod check."""
 
     def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
-        return CompiledCheck(run=run)
+        return CompiledCheck(run=run, reads_managed_fields=reads_managed_fields)
 
     return compile_check

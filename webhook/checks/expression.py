@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from webhook.cel import Activation, CELEvaluationError, CELProgram
+from webhook.celpaths import reaches
 from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.checks.expression_group import ExpressionGroup, Inputs, sees_pod
 from webhook.findings import Violation
@@ -13,6 +14,7 @@ from webhook.messages import format_message
 from webhook.policy.matching import KindPattern, UnknownLabels
 
 NAMESPACE_VARIABLE = "namespaceObject"
+MANAGED_FIELDS = ("metadata", "managedFields")
 
 
 def expression_check(
@@ -58,7 +60,13 @@ def expression_check(
             return [Violation(message=text, error=True)]
         return [] if passed else [Violation(message=format_message(message, ctx))]
 
-    return CompiledCheck(run=run, pod_only=False, reads_namespace_labels=reads_namespace)
+    return CompiledCheck(
+        run=run,
+        pod_only=False,
+        reads_namespace_labels=reads_namespace,
+        reads_managed_fields="object" in program.reads
+        and reaches(program.reads["object"], MANAGED_FIELDS),
+    )
 
 
 def _variables(

@@ -137,7 +137,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                 )
         return violations
 
-    return CompiledCheck(run=run)
+    return CompiledCheck(run=run, reads_managed_fields=False)  # the containers' images only
 
 
 DEFINITIONS: list[CheckDefinition[ImagesParams]] = [

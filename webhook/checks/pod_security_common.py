@@ -94,7 +94,8 @@ def definition(name: str, run: PodRun, summary: str) -> CheckDefinition[NoParams
         return run(ctx.pod)
 
     def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
-        return CompiledCheck(run=run_check, run_pod=run)
+        # A control reads the pod spec, its containers and annotations, never managedFields.
+        return CompiledCheck(run=run_check, run_pod=run, reads_managed_fields=False)
 
     return CheckDefinition(
         name=f"podSecurity/{name}", params=NoParams, compile=compile_check, summary=summary

@@ -137,7 +137,7 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                 )
         return violations
 
-    return CompiledCheck(run=run)
+    return CompiledCheck(run=run, reads_managed_fields=False)  # the containers' resources only
 
 
 class Sections(msgspec.Struct, frozen=True):

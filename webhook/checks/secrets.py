@@ -59,7 +59,9 @@ def check_plain_secret(ctx: EvaluationContext) -> Sequence[Violation]:
 
 
 def compile_plain_secret(_: CompileInput[NoParams]) -> CompiledCheck:
-    return CompiledCheck(run=check_plain_secret, pod_only=False, offline_only=True)
+    return CompiledCheck(
+        run=check_plain_secret, pod_only=False, offline_only=True, reads_managed_fields=False
+    )
 
 
 DEFINITIONS: list[CheckDefinition[NoParams]] = [

@@ -65,13 +65,13 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
     CheckDefinition(
         name="nonRoot",
         params=NoParams,
-        compile=pod_check(check_non_root),
+        compile=pod_check(check_non_root, reads_managed_fields=False),
         summary="Every container runs as a non-root user (runAsNonRoot or a non-zero runAsUser).",
     ),
     CheckDefinition(
         name="readOnlyRootFilesystem",
         params=NoParams,
-        compile=pod_check(check_read_only_root_filesystem),
+        compile=pod_check(check_read_only_root_filesystem, reads_managed_fields=False),
         summary="Every container has securityContext.readOnlyRootFilesystem: true.",
     ),
 ]

@@ -234,7 +234,12 @@ def compile_signatures(source: CompileInput[ImageSignaturesParams]) -> CompiledC
                 )
         return found
 
-    return CompiledCheck(run=run, lookups=lookups, patches=patches if params.pinDigest else None)
+    return CompiledCheck(
+        run=run,
+        lookups=lookups,
+        patches=patches if params.pinDigest else None,
+        reads_managed_fields=False,  # the containers' images only
+    )
 
 
 def _violation(

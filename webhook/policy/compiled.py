@@ -169,8 +169,16 @@ class PolicySet:
     _exceptions_read_labels: bool = False
     _labels_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
     _plans: dict[ResourceKey, Selection | None] = field(default_factory=dict)
+    # Whether a check the webhook runs may read the object's metadata.managedFields; when none
+    # does, the webhook skips that value while decoding (exceptions and mutations never read it)
+    reads_managed_fields: bool = field(init=False, default=True)
 
     def __post_init__(self) -> None:
+        self.reads_managed_fields = any(
+            rule.check.reads_managed_fields and not rule.check.offline_only
+            for policy in self.policies
+            for rule in policy.rules
+        )
         self._label_readers = frozenset(
             id(policy) for policy in self.policies if policy_reads_namespace_labels(policy)
         )
