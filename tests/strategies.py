@@ -26,6 +26,9 @@ INVALID_UTF8_MARKER = "INVALID-UTF8-HERE"
 # A placeholder replaced in the encoded body by `depth` nested lists or objects.
 DEEP_MARKER = "DEEP-NESTING"
 INVALID_UTF8 = [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"]
+# A placeholder replaced in the encoded body by a number a full decode refuses as out of range.
+OUT_OF_RANGE_MARKER = "OUT-OF-RANGE-NUMBER"
+OUT_OF_RANGE = [b"1e999", b"-2e308", b"1" + b"0" * 400 + b".5", b"7" * 5000]
 
 json_scalars = (
     st.none()
@@ -207,6 +210,17 @@ def broken_reviews(draw: st.DrawFn) -> JSONObject | Any:
     return review
 
 
+def _encoded(draw: st.DrawFn, review: Any) -> bytes:
+    """The JSON of `review` with its markers replaced by the bytes they stand for."""
+    body = msgspec.json.encode(review)
+    if INVALID_UTF8_MARKER.encode() in body:
+        body = body.replace(INVALID_UTF8_MARKER.encode(), draw(st.sampled_from(INVALID_UTF8)))
+    if OUT_OF_RANGE_MARKER.encode() in body:
+        number = draw(st.sampled_from(OUT_OF_RANGE))
+        body = body.replace(b'"%s"' % OUT_OF_RANGE_MARKER.encode(), number)
+    return re.sub(rb'"DEEP-NESTING:\w+:\d+"', lambda match: _nested(match[0][1:-1]), body)
+
+
 @st.composite
 def review_bodies(draw: st.DrawFn) -> bytes:
     """The bytes of a request body: a valid or broken review, or not JSON at all."""
@@ -214,10 +228,82 @@ def review_bodies(draw: st.DrawFn) -> bytes:
     if shape == "bytes":
         return draw(st.binary(max_size=200))
     review = draw(valid_reviews() if shape == "valid" else broken_reviews())
-    body = msgspec.json.encode(review)
-    if INVALID_UTF8_MARKER.encode() in body:
-        body = body.replace(INVALID_UTF8_MARKER.encode(), draw(st.sampled_from(INVALID_UTF8)))
-    body = re.sub(rb'"DEEP-NESTING:\w+:\d+"', lambda match: _nested(match[0][1:-1]), body)
+    body = _encoded(draw, review)
     if shape == "truncated":
+        body = body[: draw(st.integers(0, max(len(body) - 1, 0)))]
+    return body
+
+
+# managedFields as the API server writes them: one entry per manager, with a FieldsV1 tree
+# of `f:` (field), `k:` (list item by key, JSON in the key), `v:` (list item by value) keys.
+ASCII = st.text(st.characters(max_codepoint=127), max_size=8)
+FIELD_KEYS = (
+    st.sampled_from(["f:metadata", "f:spec", "f:labels", "f:containers", "f:image", "."])
+    | ASCII.map(lambda name: f'k:{{"name":{msgspec.json.encode(name).decode()}}}')
+    | st.integers(0, 65535).map(lambda port: f'k:{{"containerPort":{port},"protocol":"TCP"}}')
+    | st.text(max_size=8).map(lambda value: "v:" + msgspec.json.encode(value).decode())
+)
+FIELDS_V1: st.SearchStrategy[Any] = st.recursive(
+    st.just({}), lambda children: st.dictionaries(FIELD_KEYS, children, max_size=4), max_leaves=16
+)
+MANAGED_FIELDS_ENTRY = st.fixed_dictionaries(
+    {
+        "manager": st.sampled_from(["kube-controller-manager", "kubelet", "kubectl"])
+        | st.text(max_size=10),
+        "operation": st.sampled_from(["Update", "Apply"]),
+        "apiVersion": st.sampled_from(["v1", "apps/v1"]),
+        "time": st.just("2025-03-14T09:26:53Z"),
+        "fieldsType": st.just("FieldsV1"),
+        "fieldsV1": FIELDS_V1,
+    },
+    optional={"subresource": st.sampled_from(["status", "scale"])},
+)
+MANAGED_FIELDS = st.lists(MANAGED_FIELDS_ENTRY, max_size=3) | json_values
+# Keys added to an object and to its metadata: some the API's types have, some they do not
+# (custom resources, hand-written bodies).
+OTHER_METADATA_KEYS = ["uid", "generation", "finalizers", "ownerReferences", "clusterName", "x"]
+OTHER_TOP_KEYS = ["status", "data", "rules", "webhooks", "template", "x-extra"]
+
+
+def _one_in(count: int) -> st.SearchStrategy[bool]:
+    """True about once in `count` draws (integers would favour the bounds)."""
+    return st.sampled_from([False] * (count - 1) + [True])
+
+
+def _damaged_managed_fields(draw: st.DrawFn) -> Any:
+    """A managedFields value, now and then with something a full decode refuses inside."""
+    value = draw(MANAGED_FIELDS)
+    damage = draw(st.sampled_from([None] * 6 + ["invalid-utf8", "out-of-range", "deep"]))
+    if damage == "invalid-utf8":
+        value = [value, INVALID_UTF8_MARKER]
+    elif damage == "out-of-range":
+        value = [value, {"f:n": OUT_OF_RANGE_MARKER}]
+    elif damage == "deep":
+        depth = draw(st.integers(50, 3000))
+        value = [value, f"{DEEP_MARKER}:{draw(st.sampled_from(['list', 'dict']))}:{depth}"]
+    return value
+
+
+@st.composite
+def managed_fields_bodies(draw: st.DrawFn) -> bytes:
+    """A valid or broken review whose objects carry managedFields (realistic, any JSON, or
+    holding what a full decode refuses), sometimes with other keys in them or their metadata."""
+    broken = draw(_one_in(4))
+    review: Any = copy.deepcopy(draw(broken_reviews() if broken else valid_reviews()))
+    request = review.get("request") if isinstance(review, dict) else None
+    for key in ("object", "oldObject"):
+        obj = request.get(key) if isinstance(request, dict) else None
+        if not isinstance(obj, dict):
+            continue
+        metadata = obj.setdefault("metadata", {})
+        if isinstance(metadata, dict):
+            if not draw(_one_in(4)):
+                metadata["managedFields"] = _damaged_managed_fields(draw)
+            if draw(_one_in(4)):
+                metadata[draw(st.sampled_from(OTHER_METADATA_KEYS))] = draw(json_values)
+        if draw(_one_in(4)):
+            obj[draw(st.sampled_from(OTHER_TOP_KEYS))] = draw(json_values)
+    body = _encoded(draw, review)
+    if draw(_one_in(10)):
         body = body[: draw(st.integers(0, max(len(body) - 1, 0)))]
     return body

@@ -3,6 +3,8 @@
 Collaborators (evaluation, lookups done before it, mutation) are passed in, so other steps
 plug in without touching the flow. Internal errors are caught in one place (`_guarded`) and
 answered by the configured failure mode; a malformed review is the caller's error (HTTP 400).
+The object comes without its managedFields when no check of the policy set can read them, so
+collaborators read the object as the set's checks do.
 """
 
 from __future__ import annotations
@@ -145,8 +147,11 @@ class Admission:
         step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
     ) -> Reply:
         started = time.perf_counter()
+        # One policy set from decoding to the answer: it tells whether the decode may skip
+        # the object's managedFields (no rule of it reads them).
+        policies = self.policies.current
         try:
-            review = decode_review(body)
+            review = decode_review(body, managed_fields=policies.reads_managed_fields)
         except ReviewError as error:
             return self.reject(endpoint, str(error), 400)
         request = review.request
@@ -156,7 +161,7 @@ class Admission:
                 "excluded",
             )
         else:
-            outcome = await self._guarded(review, endpoint, step)
+            outcome = await self._guarded(review, policies, endpoint, step)
         if outcome.verdict in ("allowed", "excluded"):
             self.namespaces.observe(request)
         self._record(request, endpoint, outcome, time.perf_counter() - started)
@@ -173,12 +178,13 @@ class Admission:
     async def _guarded(
         self,
         review: AdmissionReview,
+        policies: PolicySet,
         endpoint: str,
         step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
     ) -> Outcome:
         """The one catch-all: an internal error is answered by the configured failure mode."""
         try:
-            return await step(review, self.policies.current)
+            return await step(review, policies)
         except Exception as error:
             request = review.request
             LOG.exception(

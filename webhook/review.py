@@ -1,7 +1,8 @@
 """AdmissionReview (admission.k8s.io/v1 and v1beta1): decoding requests, encoding responses.
 
 The body is decoded once, with msgspec, into typed structures; the Kubernetes objects inside
-stay plain JSON values and get their typed views in `workload`.
+stay plain JSON values and get their typed views in `workload`. When no rule can read the
+object's `metadata.managedFields`, the decode skips that value (see `objecthead`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from webhook.errors import ReviewError
+from webhook.objecthead import ObjectHead, without_managed_fields
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -108,24 +110,32 @@ class AdmissionReview(msgspec.Struct, frozen=True):
     request: AdmissionRequest
 
 
+class _SkimmedRequest(AdmissionRequest, frozen=True, dict=True):
+    """An AdmissionRequest whose object is decoded into an ObjectHead (managedFields raw)."""
+
+    object: ObjectHead | None = None  # type: ignore[assignment]
+
+
+class _SkimmedReview(msgspec.Struct, frozen=True):
+    apiVersion: str
+    kind: str
+    request: _SkimmedRequest
+
+
 _review_decoder = msgspec.json.Decoder(AdmissionReview)
+_skimmed_decoder = msgspec.json.Decoder(_SkimmedReview)
 _json_encoder = msgspec.json.Encoder()
 
 
-def decode_review(body: bytes) -> AdmissionReview:
-    """Decode an AdmissionReview request body; raises ReviewError with an actionable reason."""
-    try:
-        review = _review_decoder.decode(body)
-    except msgspec.ValidationError as error:
-        raise ReviewError(f"invalid AdmissionReview: {error}") from None
-    except msgspec.DecodeError as error:
-        raise ReviewError(f"body is not valid JSON: {error}") from None
-    except UnicodeDecodeError as error:  # msgspec lets invalid UTF-8 in a string through
-        raise ReviewError(
-            f"body is not valid JSON: a string is not UTF-8 ({error.reason})"
-        ) from None
-    except RecursionError:
-        raise ReviewError("body nests too deeply") from None
+def decode_review(body: bytes, *, managed_fields: bool = True) -> AdmissionReview:
+    """Decode an AdmissionReview request body; raises ReviewError with an actionable reason.
+
+    With `managed_fields=False` the object comes without `metadata.managedFields` when it can
+    be skipped (else in full), for policy sets none of whose rules can read it.
+    """
+    review = None if managed_fields else _skimmed(body)
+    if review is None:
+        review = _decoded(body)
     if review.kind != "AdmissionReview":
         raise ReviewError(f"kind is {review.kind!r}, expected 'AdmissionReview'")
     if review.apiVersion not in API_VERSIONS:
@@ -144,6 +154,57 @@ def decode_review(body: bytes) -> AdmissionReview:
     elif request.operation != "CONNECT" and request.object is None:
         raise ReviewError(f"a {request.operation} request has no object")
     return review
+
+
+def _skimmed(body: bytes) -> AdmissionReview | None:
+    """The review with its object less managedFields; None when the body is to be decoded in
+    full (an object with other keys, a managedFields value that is not ASCII, or any error:
+    the full decode tells which)."""
+    try:
+        skimmed = _skimmed_decoder.decode(body)
+    except Exception:  # the full decode raises (or not) as it always does
+        return None
+    head = skimmed.request.object
+    obj = None
+    if head is not None:
+        obj = without_managed_fields(head)
+        if obj is None:
+            return None
+    found = skimmed.request
+    request = AdmissionRequest(
+        uid=found.uid,
+        kind=found.kind,
+        operation=found.operation,
+        resource=found.resource,
+        subResource=found.subResource,
+        requestKind=found.requestKind,
+        requestResource=found.requestResource,
+        requestSubResource=found.requestSubResource,
+        name=found.name,
+        namespace=found.namespace,
+        userInfo=found.userInfo,
+        object=obj,
+        old_json=found.old_json,
+        dryRun=found.dryRun,
+        options=found.options,
+    )
+    return AdmissionReview(skimmed.apiVersion, skimmed.kind, request)
+
+
+def _decoded(body: bytes) -> AdmissionReview:
+    """The review decoded in full; raises ReviewError."""
+    try:
+        return _review_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise ReviewError(f"invalid AdmissionReview: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ReviewError(f"body is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:  # msgspec lets invalid UTF-8 in a string through
+        raise ReviewError(
+            f"body is not valid JSON: a string is not UTF-8 ({error.reason})"
+        ) from None
+    except RecursionError:
+        raise ReviewError("body nests too deeply") from None
 
 
 def _check_old_json(raw: msgspec.Raw) -> None:

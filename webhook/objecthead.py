@@ -1,0 +1,119 @@
+"""A Kubernetes object's top level and metadata as msgspec Structs, with `metadata.managedFields`
+kept as raw JSON: decoding an object into these skips its managedFields (about two thirds of
+a typical object's bytes, many tiny maps) instead of building them; pure.
+
+The keys are those of the API's types, in the order the API server writes them. An object with
+any other key at its top level or in its metadata fails to decode into `ObjectHead` (unknown
+keys are errors) and is decoded in full instead. Skipping checks the JSON syntax of
+managedFields but not what a full decode would refuse inside it: strings that are not UTF-8
+(so a value that is not ASCII is decoded in full) and numbers out of range (never sent by the
+API server, which decoded the object itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+JSONObject = dict[str, Any]
+
+
+class ObjectMeta(msgspec.Struct, forbid_unknown_fields=True):
+    """metadata (ObjectMeta), every value as decoded in full but managedFields."""
+
+    name: Any = UNSET
+    generateName: Any = UNSET
+    namespace: Any = UNSET
+    selfLink: Any = UNSET
+    uid: Any = UNSET
+    resourceVersion: Any = UNSET
+    generation: Any = UNSET
+    creationTimestamp: Any = UNSET
+    deletionTimestamp: Any = UNSET
+    deletionGracePeriodSeconds: Any = UNSET
+    labels: Any = UNSET
+    annotations: Any = UNSET
+    ownerReferences: Any = UNSET
+    finalizers: Any = UNSET
+    managedFields: msgspec.Raw | UnsetType = UNSET
+
+
+class ObjectHead(msgspec.Struct, forbid_unknown_fields=True):
+    """The top-level keys of the built-in kinds (TypeMeta, metadata, spec and status, and those
+    of the kinds without a spec), every value but metadata as decoded in full."""
+
+    kind: Any = UNSET
+    apiVersion: Any = UNSET
+    metadata: ObjectMeta | UnsetType = UNSET
+    spec: Any = UNSET
+    status: Any = UNSET
+    # ConfigMap, Secret
+    immutable: Any = UNSET
+    data: Any = UNSET
+    binaryData: Any = UNSET
+    stringData: Any = UNSET
+    type: Any = UNSET
+    # PodTemplate
+    template: Any = UNSET
+    # ServiceAccount
+    secrets: Any = UNSET
+    imagePullSecrets: Any = UNSET
+    automountServiceAccountToken: Any = UNSET
+    # Role, ClusterRole, RoleBinding, ClusterRoleBinding
+    rules: Any = UNSET
+    aggregationRule: Any = UNSET
+    subjects: Any = UNSET
+    roleRef: Any = UNSET
+    # Validating/MutatingWebhookConfiguration
+    webhooks: Any = UNSET
+    # Endpoints, EndpointSlice
+    subsets: Any = UNSET
+    addressType: Any = UNSET
+    endpoints: Any = UNSET
+    ports: Any = UNSET
+    # PriorityClass
+    value: Any = UNSET
+    globalDefault: Any = UNSET
+    description: Any = UNSET
+    preemptionPolicy: Any = UNSET
+    # StorageClass
+    provisioner: Any = UNSET
+    parameters: Any = UNSET
+    reclaimPolicy: Any = UNSET
+    mountOptions: Any = UNSET
+    allowVolumeExpansion: Any = UNSET
+    volumeBindingMode: Any = UNSET
+    allowedTopologies: Any = UNSET
+    # RuntimeClass
+    handler: Any = UNSET
+    overhead: Any = UNSET
+    scheduling: Any = UNSET
+    # ControllerRevision
+    revision: Any = UNSET
+
+
+_KEYS = ObjectHead.__struct_fields__
+_COMMON = 5  # kind, apiVersion, metadata, spec, status: most objects have no other key
+_COMMON_KEYS = _KEYS[:_COMMON]
+_RARE = len(_KEYS) - _COMMON
+_META_KEYS = ObjectMeta.__struct_fields__[:-1]  # all but managedFields, the last
+_values = msgspec.structs.astuple
+
+
+def without_managed_fields(head: ObjectHead) -> JSONObject | None:
+    """The object as a full decode gives it, less `metadata.managedFields`; None when the
+    skipped value is not ASCII (it may hold a string that is not UTF-8: decode in full)."""
+    values = _values(head)
+    keys = _COMMON_KEYS if values[_COMMON:].count(UNSET) == _RARE else _KEYS
+    # zip stops at the common keys when no other key is set
+    obj = {key: value for key, value in zip(keys, values, strict=False) if value is not UNSET}
+    metadata = head.metadata
+    if metadata is not UNSET:
+        managed = metadata.managedFields
+        if managed is not UNSET and not bytes(managed).isascii():
+            return None
+        fields = zip(_META_KEYS, _values(metadata), strict=False)  # managedFields left out
+        obj["metadata"] = {key: value for key, value in fields if value is not UNSET}
+    return obj
