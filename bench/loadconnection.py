@@ -20,17 +20,26 @@ EARLY = 0.002  # a timer may fire this much early (the loop's clock counts milli
 
 Wire = tuple[bytes, bytes]  # (the encoded request, the uid its answer must carry)
 
+# The outcomes as plain names: looking an enum member up on its class costs a little each time.
+OK, SHED, HTTP_ERROR, BAD_RESPONSE = (
+    Outcome.OK,
+    Outcome.SHED,
+    Outcome.HTTP_ERROR,
+    Outcome.BAD_RESPONSE,
+)
+TIMEOUT, CLOSED = Outcome.TIMEOUT, Outcome.CLOSED
+
 
 class Feed(Protocol):
     """Where a connection takes its requests and records their outcomes."""
 
     result: LoadResult
 
-    def take(self) -> Wire | None:
-        """The next request to send; None when no more are to be sent."""
+    def record(self, outcome: Outcome, begun: float) -> float:
+        """Count a finished request begun at `begun`; returns the time (time.perf_counter)."""
 
-    def record(self, outcome: Outcome, begun: float) -> None:
-        """Count a finished request that was begun at `begun` (time.perf_counter)."""
+    def take(self, now: float) -> Wire | None:
+        """The next request to send at `now`; None when no more are to be sent."""
 
 
 class Connection(asyncio.Protocol):
@@ -61,33 +70,12 @@ class Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
 
     def data_received(self, data: bytes) -> None:
-        if not self._waiting:
-            return  # nothing asked: the rest of an answer that timed out
-        buffered = bool(self._buffer)
-        answer: bytes | bytearray = data
-        if buffered:
+        if self._buffer:
             self._buffer += data
-            answer = self._buffer
-        if self._needed < 0:
-            end = answer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(answer) > HEAD_LIMIT:
-                    self._fail(Outcome.BAD_RESPONSE, f"no end of the answer's head in {HEAD_LIMIT}")
-                elif not buffered:
-                    self._buffer += data
-                return
-            try:
-                self._status, length, self._server_closes = parse_head(bytes(answer[:end]))
-            except ValueError as error:
-                self._fail(Outcome.BAD_RESPONSE, f"ValueError: {error}"[:120])
-                return
-            self._body_at = end + 4
-            self._needed = self._body_at + length
-        if len(answer) < self._needed:
-            if not buffered:
-                self._buffer += data
-            return
-        self._answered(answer)
+            self._parse(self._buffer)
+        elif self._waiting:
+            self._parse(data)
+        # else nothing was asked: the rest of an answer that timed out
 
     def eof_received(self) -> bool | None:
         return None  # close; an answer in flight is counted when the connection is lost
@@ -128,37 +116,63 @@ class Connection(asyncio.Protocol):
         transport.close()
         self._abort = asyncio.get_running_loop().call_later(CLOSE_SECONDS, transport.abort)
 
-    def _answered(self, answer: bytes | bytearray) -> None:
-        """Classify a complete answer, then send the next request or close."""
+    def _parse(self, answer: bytes | bytearray) -> None:
+        """Go on with the answer's bytes so far (`answer` is the buffer, or the first piece)."""
+        needed = self._needed
+        if needed < 0:
+            end = answer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(answer) > HEAD_LIMIT:
+                    self._fail(BAD_RESPONSE, f"no end of the answer's head in {HEAD_LIMIT} bytes")
+                elif not self._buffer:
+                    self._buffer += answer
+                return
+            try:
+                self._status, length, self._server_closes = parse_head(bytes(answer[:end]))
+            except ValueError as error:
+                self._fail(BAD_RESPONSE, f"ValueError: {error}"[:120])
+                return
+            self._body_at = end + 4
+            self._needed = needed = end + 4 + length
+        if len(answer) < needed:
+            if not self._buffer:
+                self._buffer += answer
+            return
         if self._buffer:
             self._buffer = bytearray()
-        body_at, end, status = self._body_at, self._needed, self._status
-        keep = not self._server_closes
+        self._answered(answer, self._body_at, needed)
+
+    def _answered(self, answer: bytes | bytearray, body_at: int, end: int) -> None:
+        """Classify a complete answer (its body is answer[body_at:end]), then send the next
+        request on this connection, or close it."""
+        status = self._status
         result = self.feed.result
         result.statuses[status] += 1
         if status == 200:
-            if self._uid and answer.find(self._uid, body_at, end) < 0:
+            uid = self._uid
+            if uid and answer.find(uid, body_at, end) < 0:
                 result.error_details["answer without the request's uid"] += 1
-                outcome = Outcome.BAD_RESPONSE
+                outcome = BAD_RESPONSE
             elif answer.find(b'"allowed":false', body_at, end) < 0:
-                outcome = Outcome.OK
+                outcome = OK
             elif answer.find(b'"code":429', body_at, end) >= 0:
-                outcome = Outcome.SHED
+                outcome = SHED
             else:
                 result.denied += 1
-                outcome = Outcome.OK
-        elif status in (429, 503):
-            outcome = Outcome.SHED
+                outcome = OK
+        elif status == 429 or status == 503:
+            outcome = SHED
         else:
             body = bytes(answer[body_at : min(end, body_at + 80)])
             result.error_details[f"HTTP {status}: {body!r}"] += 1
-            outcome = Outcome.HTTP_ERROR
+            outcome = HTTP_ERROR
         self._waiting = False
-        self.feed.record(outcome, self._begun)
-        if keep and self.keep_alive:
-            wire = self.feed.take()
+        feed = self.feed
+        now = feed.record(outcome, self._begun)
+        if self.keep_alive and not self._server_closes:
+            wire = feed.take(now)
             if wire is not None:
-                self.send(wire, time.perf_counter())
+                self.send(wire, now)
                 return
         self.close()
 
@@ -175,9 +189,9 @@ class Connection(asyncio.Protocol):
         """The connection ended before the answer did: closed, or a TLS or socket error."""
         if exc is None or isinstance(exc, ConnectionError):
             name = "IncompleteReadError" if exc is None else type(exc).__name__
-            self._fail(Outcome.CLOSED, f"closed: {name}")
+            self._fail(CLOSED, f"closed: {name}")
         else:
-            self._fail(Outcome.BAD_RESPONSE, f"{type(exc).__name__}: {exc}"[:120])
+            self._fail(BAD_RESPONSE, f"{type(exc).__name__}: {exc}"[:120])
 
     def _expire(self) -> None:
         """The connection's timer: a timeout when the answer is late, else armed again for the
@@ -187,7 +201,7 @@ class Connection(asyncio.Protocol):
             return
         left = self._begun + self.timeout - time.perf_counter()
         if left <= EARLY:
-            self._fail(Outcome.TIMEOUT, "timeout")
+            self._fail(TIMEOUT, "timeout")
         else:
             self._timer = asyncio.get_running_loop().call_later(left, self._expire)
 
@@ -197,25 +211,31 @@ def parse_head(head: bytes) -> tuple[int, int, bool]:
 
     Raises ValueError for a status line without a number or a bad Content-Length.
     """
+    code = head[9:12]
+    if head.startswith(b"HTTP/1.1 ") and code.isdigit() and head[12:13] in (b" ", b"\r", b""):
+        status = int(code)
+    else:
+        status = _status(head)
+    lower = head.lower()
+    length = 0
+    at = lower.find(b"\r\ncontent-length:")
+    if at >= 0:
+        end = lower.find(b"\r\n", at + 17)
+        length = int(head[at + 17 : end if end >= 0 else len(head)])
+        if length < 0:
+            raise ValueError(f"negative Content-Length {length}")
+    at = lower.find(b"\r\nconnection:")
+    if at < 0:
+        return status, length, False
+    end = lower.find(b"\r\n", at + 13)
+    return status, length, lower[at + 13 : end if end >= 0 else len(lower)].strip() == b"close"
+
+
+def _status(head: bytes) -> int:
+    """The status of any status line ("HTTP/x.y NNN reason"); raises ValueError."""
     first = head.find(b"\r\n")
     status_line = head if first < 0 else head[:first]
     parts = status_line.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
         raise ValueError(f"not an HTTP status line: {status_line[:40]!r}")
-    status = int(parts[1])
-    if first < 0:
-        return status, 0, False
-    lower = head.lower()
-    length = 0
-    at = lower.find(b"\r\ncontent-length:")
-    if at >= 0:
-        end = lower.find(b"\r\n", at + 2)
-        length = int(head[at + 17 : end if end >= 0 else len(head)])
-        if length < 0:
-            raise ValueError(f"negative Content-Length {length}")
-    close = False
-    at = lower.find(b"\r\nconnection:")
-    if at >= 0:
-        end = lower.find(b"\r\n", at + 2)
-        close = lower[at + 13 : end if end >= 0 else len(lower)].strip() == b"close"
-    return status, length, close
+    return int(parts[1])

@@ -35,6 +35,8 @@ import uvloop
 from bench.loadconnection import Connection, Wire
 from bench.loadresult import LoadResult, Outcome
 
+SHED = Outcome.SHED
+
 __all__ = [
     "DEFAULT_SERVER_NAME",
     "LoadGenerator",
@@ -220,8 +222,7 @@ class LoadGenerator:
         the answers and the requests after them run in the connection's callbacks until the
         connection closes (the server closed it, it failed, or it is one per request)."""
         try:
-            while (wire := run.take()) is not None:
-                begun = time.perf_counter()
+            while (wire := run.take(begun := time.perf_counter())) is not None:
                 if connection is None:
                     connection = await self._connect(run)
                     if connection is None:
@@ -244,32 +245,36 @@ class _Run:
         self.generator = generator
         self.result = result
         self.started = 0.0
-        self.deadline: float | None = None
+        self.deadline = float("inf")
+        self._total = generator.total
+        self._wires = generator._wire
         self._record_latency = result.latencies.append
         self._record_end = result.ended_at.append
         self._record_outcome = result.outcomes.append
 
-    def take(self) -> Wire | None:
+    def take(self, now: float) -> Wire | None:
         """The next request; None once stopping, past the deadline or at the total."""
         generator = self.generator
-        if generator._stopping or (
-            generator.total is not None and generator._next >= generator.total
+        index = generator._next
+        if (
+            generator._stopping
+            or now >= self.deadline
+            or (self._total is not None and index >= self._total)
         ):
             return None
-        if self.deadline is not None and time.perf_counter() >= self.deadline:
-            return None
-        wire = generator._wire[generator._next % len(generator._wire)]
-        generator._next += 1
-        return wire
+        generator._next = index + 1
+        return self._wires[index % len(self._wires)]
 
-    def record(self, outcome: Outcome, begun: float) -> None:
+    def record(self, outcome: Outcome, begun: float) -> float:
         now = time.perf_counter()
         self._record_latency(now - begun)
         self._record_end(now - self.started)
         self._record_outcome(outcome)
-        self.generator.completed += 1
-        if outcome.error:
-            self.generator.failed += 1
+        generator = self.generator
+        generator.completed += 1
+        if outcome > SHED:  # an error
+            generator.failed += 1
+        return now
 
 
 def is_loopback(host: str) -> bool:
