@@ -1,10 +1,20 @@
 """Metrics: rule results counted per request and added to their counters at a scrape, the
-break-glass counter once per rule and request, and the pending counts bounded."""
+break-glass counter once per rule and request, the pending counts bounded; workers' shared
+metrics in a file per process."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from webhook.findings import Finding, Mode, Result
-from webhook.metrics import PENDING_FINDINGS, Metrics
+from webhook.metrics import (
+    MULTIPROCESS_VARIABLE,
+    PENDING_FINDINGS,
+    Metrics,
+    process_id,
+    shared_metrics,
+)
 
 RULE_RESULTS = "policy_webhook_rule_results_total"
 
@@ -68,3 +78,26 @@ def test_pending_counts_are_added_without_a_scrape_past_the_bound() -> None:
     for number in range(PENDING_FINDINGS + 1):  # failed findings that differ by message
         metrics.observe_findings([finding("non-root", Result.FAIL, f"container {number}")])
     assert count(metrics, "non-root", Result.FAIL) == PENDING_FINDINGS + 1
+
+
+def test_shared_metrics_follow_a_fork_into_a_file_of_the_child() -> None:
+    with shared_metrics(enabled=True):
+        directory = Path(os.environ[MULTIPROCESS_VARIABLE])
+        metrics = Metrics(multiprocess=True)
+        labels = {"endpoint": "validate", "reason": "malformed"}
+        metrics.bad_requests.labels(*labels.values()).inc()
+        child = os.fork()
+        if child == 0:  # the child: counts into a file of its own, then leaves at once
+            code = 1
+            try:
+                metrics.bad_requests.labels(*labels.values()).inc(2)
+                code = 0
+            finally:
+                os._exit(code)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        assert process_id()() == os.getpid()
+        files = {path.name for path in directory.iterdir()}
+        assert {f"counter_{os.getpid()}.db", f"counter_{child}.db"} <= files
+        text = metrics.render().decode()
+    line = 'policy_webhook_bad_requests_total{endpoint="validate",reason="malformed"} 3.0'
+    assert line in text.splitlines()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import operator
 import os
 import shutil
@@ -45,13 +46,30 @@ def shared_metrics(*, enabled: bool) -> Iterator[None]:
         return
     directory = tempfile.mkdtemp(prefix="policy-webhook-metrics-")
     os.environ[MULTIPROCESS_VARIABLE] = directory
-    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    values.ValueClass = values.MultiProcessValue(process_id())  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
         values.ValueClass = values.MutexValue
         os.environ.pop(MULTIPROCESS_VARIABLE, None)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@functools.cache
+def process_id() -> Callable[[], int]:
+    """os.getpid() without a system call: prometheus_client asks for the pid at every metric
+    update (its files are per process); the value is renewed in the child after os.fork()."""
+    current = os.getpid()
+
+    def forked() -> None:
+        nonlocal current
+        current = os.getpid()
+
+    def pid() -> int:
+        return current
+
+    os.register_at_fork(after_in_child=forked)
+    return pid
 
 
 def worker_exited(pid: int) -> None:
