@@ -10,7 +10,7 @@ is not evaluated, so no expression can stall the webhook.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from cel_expr_python import cel
 from webhook.celast import Node, syntax_tree, walk
 from webhook.celbound import Bound, upper_bound
 from webhook.celcost import MAX_COST, Size, estimate
+from webhook.celnative import NativeProgram, holdable, native_program
 from webhook.celpaths import Need, Selection, describe, prune, selections
 
 VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject")
@@ -27,6 +28,7 @@ MAX_EXPRESSION_LENGTH = 5000
 _environment = cel.NewEnv(variables={name: cel.Type.DYN for name in VARIABLES})
 _strings = cel.NewEnv(variables={"text": cel.Type.STRING, "pattern": cel.Type.STRING})
 _search = _strings.compile("text.matches(pattern)")
+_CEL = "@cel"  # not a variable name: where an activation keeps cel-expr-python's
 
 
 class CELCompileError(ValueError):
@@ -46,12 +48,16 @@ class Activation:
     about 1 us, read or not.
 
     For one program, `data=` is cheaper (31,000 instructions, against 47,000 with an
-    activation object): an activation that is not `shared` keeps its values for that."""
+    activation object): an activation that is not `shared` keeps its values for that. The
+    activation object is built when a program is first evaluated by CEL (not natively)."""
 
-    value: Any  # cel-expr-python's activation; None when not shared
+    shared: bool  # more than one program may be evaluated with it
     shown: Mapping[str, Any]  # the values handed to CEL, pruned
     variables: Mapping[str, Any]  # the whole values, for the cost estimate
     sizes: dict[int, Size]  # values measured by the cost estimates, by id
+    # Per variable shown, whether CEL can hold it (see `celnative.holdable`); and under
+    # `_CEL`, cel-expr-python's activation once built.
+    memo: dict[str, Any]
 
     @classmethod
     def of(
@@ -67,8 +73,28 @@ class Activation:
         shown = data
         if reads is not None:
             shown = {name: prune(data[name], reads[name]) for name in reads if name in data}
-        value = _environment.Activation(data=shown) if shared else None
-        return cls(value, shown, data, {})
+        return cls(shared, shown, data, {}, {})
+
+    @property
+    def value(self) -> Any:
+        """cel-expr-python's activation of the values shown; None when not shared."""
+        if not self.shared:
+            return None
+        value = self.memo.get(_CEL)
+        if value is None:
+            value = self.memo[_CEL] = _environment.Activation(data=self.shown)
+        return value
+
+    def holds(self, names: Iterable[str]) -> bool:
+        """Whether CEL can hold every variable in `names` as shown (all of them are shown)."""
+        memo, shown = self.memo, self.shown
+        for name in names:
+            held = memo.get(name)
+            if held is None:
+                held = memo[name] = name in shown and holdable(shown[name])
+            if not held:
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +106,7 @@ class CELProgram:
     bound: Bound | None  # a cheaper upper bound of the estimate
     reads: Mapping[str, Selection]  # what it can read of each variable it refers to
     reads_key: str  # `reads` as text: programs with equal keys can share an activation
+    native: NativeProgram | None = None  # the expression evaluated natively, when it can be
 
     def activation(self, variables: Mapping[str, Any], *, shared: bool = False) -> Activation:
         """An activation for this program (`shared`: and others with the same `reads_key`)."""
@@ -91,11 +118,16 @@ class CELProgram:
         be an `Activation` built once for several programs."""
         activation = variables if isinstance(variables, Activation) else self.activation(variables)
         self._check_cost(activation)
+        native = self.native
+        if native is not None and activation.holds(self.reads):
+            result = native(activation.shown)
+            if result is not None:
+                return result
         try:
-            if activation.value is None:
-                value = self._expression.eval(data=activation.shown)
-            else:
+            if activation.shared:
                 value = self._expression.eval(activation=activation.value)
+            else:
+                value = self._expression.eval(data=activation.shown)
         except RuntimeError as error:
             raise CELEvaluationError(_clean(str(error))) from None
         if self.returns_bool:  # a bool or an error, whose value is its text
@@ -155,6 +187,7 @@ def compile_expression(source: str) -> CELProgram:
         bound=upper_bound(tree),
         reads=reads,
         reads_key=";".join(f"{name}={describe(selection)}" for name, selection in reads.items()),
+        native=native_program(tree, VARIABLES),
     )
 
 

@@ -7,6 +7,7 @@ unknown fields; the numbers are those of cel/expr/syntax.proto and checked.proto
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from google.protobuf import empty_pb2, unknown_fields
@@ -15,6 +16,7 @@ ANY_VALUE = 2
 CHECKED_EXPR = 4
 EXPR_CONST, EXPR_IDENT, EXPR_SELECT, EXPR_CALL = 3, 4, 5, 6
 EXPR_LIST, EXPR_STRUCT, EXPR_COMPREHENSION = 7, 8, 9
+CONST_NULL, CONST_BOOL, CONST_INT, CONST_UINT, CONST_DOUBLE = 1, 2, 3, 4, 5
 CONST_STRING, CONST_BYTES = 6, 7
 SELECT_OPERAND, SELECT_FIELD, SELECT_TEST_ONLY = 1, 2, 3
 STRUCT_ENTRY, ENTRY_KEY, ENTRY_VALUE = 2, 3, 4
@@ -26,8 +28,9 @@ COMPREHENSION_PARTS = {2: "range", 4: "init", 5: "condition", 6: "step", 7: "res
 class Node:
     """One expression: `kind` is const, ident, select, call, list, struct or comprehension.
 
-    `name` is the identifier, selected field or called function, or the type of a string or
-    bytes constant ("string", "bytes"); `text` the value of such a constant; `children` the
+    `name` is the identifier, selected field or called function, or the type of a constant
+    ("null", "bool", "int", "uint", "double", "string", "bytes"); `text` the value of a string
+    or bytes constant, `value` that of any constant; `children` the
     operands in order (a member call's target first). `test_only` marks the selection of a
     `has()` test. A comprehension keeps its variables and its parts (range, init, condition,
     step, result) by name.
@@ -41,6 +44,7 @@ class Node:
     accu_var: str = ""
     parts: tuple[tuple[str, Node], ...] = ()
     test_only: bool = False
+    value: bool | int | float | str | bytes | None = None
 
     def part(self, name: str) -> Node:
         return dict(self.parts).get(name, CONSTANT)
@@ -111,10 +115,32 @@ def _named(data: bytes, field: int) -> str:
 def _const(data: bytes) -> Node:
     for number, value in _fields(data):
         if number == CONST_STRING:
-            return Node(kind="const", name="string", text=_text(value))
+            text = _text(value)
+            return Node(kind="const", name="string", text=text, value=text)
         if number == CONST_BYTES:
-            return Node(kind="const", name="bytes", text=_bytes(value).decode("latin-1"))
+            raw = _bytes(value)
+            return Node(kind="const", name="bytes", text=raw.decode("latin-1"), value=raw)
+        if isinstance(value, int):
+            scalar = _scalar(number, value)
+            if scalar is not None:
+                return scalar
     return CONSTANT
+
+
+def _scalar(number: int, value: int) -> Node | None:
+    """A null, bool, int, uint or double constant (varints and fixed64 read as unsigned)."""
+    if number == CONST_NULL:
+        return Node(kind="const", name="null")
+    if number == CONST_BOOL:
+        return Node(kind="const", name="bool", value=bool(value))
+    if number == CONST_INT:
+        return Node(kind="const", name="int", value=value - (1 << 64) if value >> 63 else value)
+    if number == CONST_UINT:
+        return Node(kind="const", name="uint", value=value)
+    if number == CONST_DOUBLE:
+        (double,) = struct.unpack("<d", value.to_bytes(8, "little"))
+        return Node(kind="const", name="double", value=double)
+    return None
 
 
 def _entries(data: bytes) -> list[Node]:
