@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,6 +93,36 @@ def test_lines_queued_on_a_loop_that_ended_are_written_with_the_next_loop() -> N
 
     asyncio.run(queue_and_turn())
     assert stream.getvalue() == (line(1) + line(2)).decode()
+
+
+def test_lines_from_other_threads_are_written_once_each_and_none_lost() -> None:
+    stream = RecordingStream()
+    handler = LineHandler(stream)
+    per_thread = 2000
+
+    def produce(name: str) -> None:
+        for number in range(per_thread):
+            handler.queue(f"{name} {number}\n".encode())
+
+    async def answer() -> None:
+        threads = [threading.Thread(target=produce, args=(f"t{n}",)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for number in range(per_thread):
+            handler.queue(f"loop {number}\n".encode())
+            await asyncio.sleep(0)
+        for thread in threads:
+            thread.join()
+        await asyncio.sleep(0)
+
+    asyncio.run(answer())
+    handler.flush()
+    seen: dict[str, list[int]] = {}
+    for text in stream.getvalue().splitlines():
+        name, number = text.split()
+        seen.setdefault(name, []).append(int(number))
+    for name in ("t0", "t1", "t2", "loop"):
+        assert seen[name] == list(range(per_thread))  # each once, in order
 
 
 def test_a_long_turn_writes_once_the_queue_is_large() -> None:
