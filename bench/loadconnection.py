@@ -1,21 +1,28 @@
-"""One connection of the load generator: an asyncio Protocol that sends a request, reads the
-HTTP/1.1 answer from the bytes as they arrive and sends the next request from that callback.
+"""One connection of the load generator: a non-blocking socket (TLS through the ssl module
+straight on the socket) watched by the event loop, that sends a request, reads the HTTP/1.1
+answer from the bytes as they arrive and sends the next request from that callback.
 
-No coroutine, stream or timeout context per request: the head is parsed from the received bytes
-(partial reads are buffered), the body is taken by Content-Length, and one timer per connection,
-armed at most once per timeout period, turns an answer that does not come in time into a timeout.
+No coroutine, stream or timeout context per request, and no TLS transport in between: TLS
+records are written to and read from the socket directly (no memory buffers copied through, one
+read per readable event), the head is parsed from the received bytes (partial reads buffered),
+the body taken by Content-Length, and one timer per connection, armed at most once per timeout
+period, turns an answer that does not come in time into a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
 import time
-from typing import Protocol, cast
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from bench.loadresult import LoadResult, Outcome
 
 HEAD_LIMIT = 1 << 20  # an answer head that does not end within this many bytes is malformed
-CLOSE_SECONDS = 2.0  # the TLS shutdown may take this long before the connection is aborted
+READ_SIZE = 1 << 16  # more than a TLS record's plaintext: one read takes a whole record
 EARLY = 0.002  # a timer may fire this much early (the loop's clock counts milliseconds)
 
 Wire = tuple[bytes, bytes]  # (the encoded request, the uid its answer must carry)
@@ -28,6 +35,7 @@ OK, SHED, HTTP_ERROR, BAD_RESPONSE = (
     Outcome.BAD_RESPONSE,
 )
 TIMEOUT, CLOSED = Outcome.TIMEOUT, Outcome.CLOSED
+AGAIN = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
 
 
 class Feed(Protocol):
@@ -42,19 +50,31 @@ class Feed(Protocol):
         """The next request to send at `now`; None when no more are to be sent."""
 
 
-class Connection(asyncio.Protocol):
-    """One connection; `send()` starts a request, and while answers come with the connection
-    kept alive (and `keep_alive`), each answer is followed by the next request from `feed`.
-    `closed` is done when the connection is gone, every request on it counted."""
+class Connection:
+    """One connected socket; `send()` starts a request, and while answers come with the
+    connection kept alive (and `keep_alive`), each answer is followed by the next request from
+    `feed`. `closed` is done when the connection is closed, every request on it counted."""
 
-    def __init__(self, feed: Feed, *, timeout: float, keep_alive: bool) -> None:
+    def __init__(
+        self, feed: Feed, sock: socket.socket, *, timeout: float, keep_alive: bool
+    ) -> None:
         self.feed = feed
         self.timeout = timeout
         self.keep_alive = keep_alive
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+        self._sock: socket.socket | None = sock
+        self._fd = sock.fileno()
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._read: Callable[[int], bytes]
+        self._write: Callable[[bytes], int]
+        if isinstance(sock, ssl.SSLSocket):
+            self._read, self._write = sock.read, sock.write
+        else:
+            self._read, self._write = sock.recv, sock.send
+        self._unsent = b""  # the request, or the rest of it, while the socket's buffer is full
+        self._writing = False  # watching for the socket to take more
         self._timer: asyncio.TimerHandle | None = None
-        self._abort: asyncio.TimerHandle | None = None
         self._waiting = False  # a request was sent and its answer is not complete
         self._uid = b""
         self._begun = 0.0
@@ -63,58 +83,93 @@ class Connection(asyncio.Protocol):
         self._body_at = 0
         self._status = 0
         self._server_closes = False
+        self._loop.add_reader(self._fd, self._readable)
 
-    # asyncio.Protocol
+    def send(self, wire: Wire, begun: float) -> None:
+        """Send a request begun at `begun`; on a connection already closed it fails as closed."""
+        payload, self._uid = wire
+        self._begun = begun
+        self._waiting = True
+        self._needed = -1
+        if self._sock is None:
+            self._lost(None)
+            return
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.timeout, self._expire)
+        self._unsent = payload
+        self._writable()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
+    def close(self) -> None:
+        """Close (TLS: with the close_notify alert, not waiting for the server's); a request
+        in flight fails as closed."""
+        sock = self._sock
+        if sock is None:
+            return
+        if isinstance(sock, ssl.SSLSocket):
+            # The alert goes out; the server's is not awaited (or the server is gone already).
+            with contextlib.suppress(OSError, ValueError):
+                sock.unwrap()
+        self._gone(None)
 
-    def data_received(self, data: bytes) -> None:
-        if self._buffer:
+    # The socket
+
+    def _readable(self) -> None:
+        try:
+            data = self._read(READ_SIZE)
+        except AGAIN:
+            return
+        except OSError as error:
+            self._gone(error)
+            return
+        if not data:
+            self._gone(None)
+        elif self._buffer:
             self._buffer += data
             self._parse(self._buffer)
         elif self._waiting:
             self._parse(data)
         # else nothing was asked: the rest of an answer that timed out
 
-    def eof_received(self) -> bool | None:
-        return None  # close; an answer in flight is counted when the connection is lost
+    def _writable(self) -> None:
+        """Write what is unsent; while the socket's buffer is full, again when it drains."""
+        unsent = self._unsent
+        try:
+            sent = self._write(unsent)
+        except AGAIN:
+            sent = 0
+        except OSError as error:
+            self._gone(error)
+            return
+        if sent == len(unsent):
+            self._unsent = b""
+            if self._writing:
+                self._writing = False
+                self._loop.remove_writer(self._fd)
+            return
+        if not self._tls:  # TLS retries the same write; a plain socket goes on after `sent`
+            self._unsent = unsent[sent:]
+        if not self._writing:
+            self._writing = True
+            self._loop.add_writer(self._fd, self._writable)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        if self._abort is not None:
-            self._abort.cancel()
+    def _gone(self, error: OSError | None) -> None:
+        """The connection ends: unwatched and closed; a request in flight is counted."""
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self._loop.remove_reader(self._fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self._fd)
+        sock.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._waiting:
-            self._lost(exc)
+            self._lost(error)
         if not self.closed.done():
             self.closed.set_result(None)
-
-    # Requests
-
-    def send(self, wire: Wire, begun: float) -> None:
-        """Send a request begun at `begun`; on a connection already lost it fails as closed."""
-        payload, self._uid = wire
-        self._begun = begun
-        self._waiting = True
-        self._needed = -1
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            self._lost(None)
-            return
-        transport.write(payload)
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
-
-    def close(self) -> None:
-        """Close with the TLS shutdown, aborting when the server does not take part in time."""
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        transport.close()
-        self._abort = asyncio.get_running_loop().call_later(CLOSE_SECONDS, transport.abort)
 
     def _parse(self, answer: bytes | bytearray) -> None:
         """Go on with the answer's bytes so far (`answer` is the buffer, or the first piece)."""
@@ -169,7 +224,7 @@ class Connection(asyncio.Protocol):
         self._waiting = False
         feed = self.feed
         now = feed.record(outcome, self._begun)
-        if self.keep_alive and not self._server_closes:
+        if self.keep_alive and not self._server_closes and not self._unsent:
             wire = feed.take(now)
             if wire is not None:
                 self.send(wire, now)
@@ -204,6 +259,70 @@ class Connection(asyncio.Protocol):
             self._fail(TIMEOUT, "timeout")
         else:
             self._timer = asyncio.get_running_loop().call_later(left, self._expire)
+
+
+async def connect(
+    feed: Feed,
+    address: tuple[socket.AddressFamily, tuple[Any, ...]],
+    context: ssl.SSLContext | None,
+    server_name: str | None,
+    *,
+    timeout: float,
+    keep_alive: bool,
+) -> Connection:
+    """A connection to `address` (family, address), with TLS when `context` is given.
+
+    Raises OSError (ssl.SSLError among them: for a certificate not trusted too).
+    """
+    loop = asyncio.get_running_loop()
+    family, where = address
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await loop.sock_connect(sock, where)
+        if context is not None:
+            sock = context.wrap_socket(
+                sock, server_hostname=server_name, do_handshake_on_connect=False
+            )
+            await _handshake(sock)
+    except BaseException:
+        sock.close()
+        raise
+    return Connection(feed, sock, timeout=timeout, keep_alive=keep_alive)
+
+
+async def _handshake(sock: ssl.SSLSocket) -> None:
+    while True:
+        try:
+            sock.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            await _ready(sock.fileno(), write=False)
+        except ssl.SSLWantWriteError:
+            await _ready(sock.fileno(), write=True)
+
+
+async def _ready(fd: int, *, write: bool) -> None:
+    """Until the socket `fd` can be read (or written, with `write`)."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    if write:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        if write:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
 
 
 def parse_head(head: bytes) -> tuple[int, int, bool]:

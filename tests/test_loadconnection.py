@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,8 +17,12 @@ from hypothesis import strategies as st
 
 from bench.loadconnection import parse_head
 from bench.loadgen import LoadGenerator, Outcome, Request, Target
+from tests.webhook_server import write_certificates
+from webhook import tls
 
 UID = "4b6b5d1c-2f57-4f7e-9a59-2d0d2c1f6a3e"
+SERVER_NAME = "policy-webhook.policy-webhook.svc"
+BIG = b"{" + b" " * (16 << 20) + b"}"  # more than the sockets' buffers hold
 
 
 def answer(status: str, body: bytes, *extra: str) -> bytes:
@@ -47,13 +53,16 @@ ANSWERS = {
 
 
 class ScriptedServer(socketserver.ThreadingTCPServer):
-    """Answers by the request's path; counts connections and remembers request heads."""
+    """Answers by the request's path, over TLS when given a context; counts connections and
+    remembers request heads."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, context: ssl.SSLContext | None, ca_file: Path | None) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
+        self.context = context
+        self.ca_file = ca_file  # what a client verifies the server with
         self.connections = 0
         self.heads: list[bytes] = []
         self.lock = threading.Lock()
@@ -62,10 +71,21 @@ class ScriptedServer(socketserver.ThreadingTCPServer):
 class Handler(socketserver.StreamRequestHandler):
     server: ScriptedServer
 
+    def setup(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.server.context is not None:
+            self.request = self.server.context.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.request.close()  # the TLS socket: the server closes only the one it accepted
+
     def handle(self) -> None:
         with self.server.lock:
             self.server.connections += 1
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         while request_line := self.rfile.readline():
             head = [request_line]
             length = 0
@@ -74,10 +94,21 @@ class Handler(socketserver.StreamRequestHandler):
                 name, _, value = line.partition(b":")
                 if name.lower() == b"content-length":
                     length = int(value)
-            self.rfile.read(length)
             with self.server.lock:
                 self.server.heads.append(b"".join(head))
             path = request_line.split()[1].decode()
+            if path == "/no-read":
+                time.sleep(1)  # reads nothing of the body, and answers nothing
+                return
+            if path == "/early":  # answers before it reads the body, then reads it
+                self.wfile.write(ANSWERS["/ok"])
+                path = "/read-only"
+            if path == "/slow-read":
+                time.sleep(0.2)  # the client's writes wait until the body is read
+                path = "/ok"
+            self.rfile.read(length)
+            if path == "/read-only":
+                continue
             if path == "/close":
                 return  # closes without an answer
             if path == "/stall":
@@ -94,9 +125,18 @@ class Handler(socketserver.StreamRequestHandler):
                 return
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
+@pytest.fixture(scope="module", params=["plain", "tls"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScriptedServer]:
+    context, ca_file = None, None
+    if request.param == "tls":
+        certificates = tmp_path_factory.mktemp("certs")
+        write_certificates(certificates)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certificates / tls.CERT_FILE, certificates / tls.KEY_FILE)
+        ca_file = certificates / tls.CA_FILE
+    scripted = ScriptedServer(context, ca_file)
     thread = threading.Thread(target=scripted.serve_forever, daemon=True)
     thread.start()
     try:
@@ -106,14 +146,23 @@ def server() -> Iterator[ScriptedServer]:
         scripted.server_close()
 
 
+def target(server: ScriptedServer) -> Target:
+    return Target(port=server.server_address[1], server_name=SERVER_NAME, ca_file=server.ca_file)
+
+
 def run(
-    server: ScriptedServer, path: str, *, timeout: float = 10.0, new_connections: bool = False
+    server: ScriptedServer,
+    path: str,
+    *,
+    body: bytes = b'{"request":{}}',
+    timeout: float = 10.0,
+    new_connections: bool = False,
 ) -> tuple[list[Outcome], int]:
     """Three requests to `path` on one caller: their outcomes and the connections opened."""
     before = server.connections
     generator = LoadGenerator(
-        Target(port=server.server_address[1]),
-        [Request(path=path, body=b'{"request":{}}', uid=UID)],
+        target(server),
+        [Request(path=path, body=body, uid=UID)],
         total=3,
         timeout=timeout,
         new_connection_per_request=new_connections,
@@ -146,11 +195,10 @@ def test_answers_are_classified(
 
 
 def test_denials_and_statuses_are_counted(server: ScriptedServer) -> None:
-    target = Target(port=server.server_address[1])
     requests = [
         Request(path=path, body=b"{}", uid=UID) for path in ("/ok", "/denied", "/429", "/500")
     ]
-    result = LoadGenerator(target, requests, total=8).run()
+    result = LoadGenerator(target(server), requests, total=8).run()
     assert result.denied == 2
     assert result.statuses == {200: 4, 429: 2, 500: 2}
     assert (result.ok, result.shed, result.errors) == (4, 2, 2)
@@ -159,6 +207,23 @@ def test_denials_and_statuses_are_counted(server: ScriptedServer) -> None:
 
 def test_a_stalling_server_times_out(server: ScriptedServer) -> None:
     outcomes, connections = run(server, "/stall", timeout=0.2)
+    assert (outcomes, connections) == ([Outcome.TIMEOUT] * 3, 3)
+
+
+def test_a_request_larger_than_the_socket_buffers_is_sent_as_the_server_reads(
+    server: ScriptedServer,
+) -> None:
+    assert run(server, "/slow-read", body=BIG) == ([Outcome.OK] * 3, 1)
+
+
+def test_an_answer_before_the_whole_request_was_sent_ends_the_connection(
+    server: ScriptedServer,
+) -> None:
+    assert run(server, "/early", body=BIG) == ([Outcome.OK] * 3, 3)
+
+
+def test_a_server_that_reads_nothing_times_out(server: ScriptedServer) -> None:
+    outcomes, connections = run(server, "/no-read", body=BIG, timeout=0.2)
     assert (outcomes, connections) == ([Outcome.TIMEOUT] * 3, 3)
 
 
