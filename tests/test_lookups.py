@@ -61,3 +61,14 @@ def test_a_lookup_is_wanted_only_where_a_candidate_rule_looks_images_up(
     old = obj if operation != "CREATE" else None
     review = request(obj, operation=operation, old=old)
     assert lookup.wanted(review, policy_set(policy)) is wanted
+
+
+def test_a_lookup_follows_the_set_it_is_asked_about(
+    policy_set: Callable[[str], PolicySet], lookup: SignatureLookup
+) -> None:
+    """A reload serves a new set: what the last set said does not carry over."""
+    review = request(wrap("Pod", pod_spec()), operation="CREATE")
+    signed, unsigned = policy_set(SIGNED), policy_set(UNSIGNED)
+    assert [
+        lookup.wanted(review, policies) for policies in (unsigned, signed, signed, unsigned)
+    ] == [False, True, True, False]

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -32,6 +32,7 @@ from webhook.policy.compiled import PolicySet
 from webhook.review import AdmissionRequest, AdmissionReview, decode_review, encode_response
 from webhook.settings import FailureMode, Settings
 from webhook.store import PolicyStore
+from webhook.today import UtcToday
 
 JSONObject = dict[str, Any]
 LOG = logging.getLogger("policy_webhook.admission")
@@ -126,6 +127,8 @@ class Admission:
         self.mutate = mutate
         self.lookup = lookup
         self._lookup_wanted = lookup.wanted if isinstance(lookup, SelectiveLookup) else _always
+        self._own_user = settings.own_user
+        self._today = UtcToday()  # PolicyExceptions apply through their expiry date, in UTC
 
     async def validate(self, body: bytes) -> Reply:
         return await self._answer(body, "validate", self._validate)
@@ -170,7 +173,7 @@ class Admission:
     def _excluded(self, request: AdmissionRequest) -> bool:
         """Requests admitted before any evaluation: excluded namespaces and the webhook itself."""
         excluded = self.settings.excluded
-        if request.namespace in excluded or request.userInfo.username == self.settings.own_user:
+        if request.namespace in excluded or request.userInfo.username == self._own_user:
             return True
         kind = request.kind
         return kind.kind == "Namespace" and kind.group == "" and request.name in excluded
@@ -211,30 +214,29 @@ class Admission:
                 )
             return Outcome(body, "error")
 
-    async def _namespace_labels(
-        self, request: AdmissionRequest, policies: PolicySet
-    ) -> Mapping[str, str]:
-        """The labels of the request's namespace, looked up only when a policy that may match
-        the request reads them (a Namespace request carries its own)."""
-        if (
-            not request.namespace
-            or is_namespace(request)
-            or not policies.needs_namespace_labels(request.kind.kind, request.operation)
-        ):
-            return NO_LABELS
-        return await self.namespaces.labels(request.namespace)
+    @staticmethod
+    def _reads_labels(request: AdmissionRequest, policies: PolicySet) -> bool:
+        """Whether the labels of the request's namespace are looked up: only when a policy
+        that may match the request reads them (a Namespace request carries its own)."""
+        return (
+            bool(request.namespace)
+            and not is_namespace(request)
+            and policies.needs_namespace_labels(request.kind.kind, request.operation)
+        )
 
     async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
-        labels = await self._namespace_labels(request, policies)
+        labels = (
+            await self.namespaces.labels(request.namespace)
+            if self._reads_labels(request, policies)
+            else NO_LABELS
+        )
         lookups: Mapping[Any, Any] | None = None
         if self.lookup is not None and self._lookup_wanted(request, policies):
             async with asyncio.timeout(self.settings.timeout_seconds):
                 lookups = await self.lookup(request, policies, namespace_labels=labels)
-        # PolicyExceptions apply through their expiry date, in UTC.
-        today = datetime.now(UTC).date()
         findings = self.evaluate(
-            request, policies, namespace_labels=labels, lookups=lookups, today=today
+            request, policies, namespace_labels=labels, lookups=lookups, today=self._today()
         )
         self.metrics.observe_findings(findings)
         decision = decide(findings)
@@ -251,7 +253,11 @@ class Admission:
 
     async def _mutate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
         request = review.request
-        labels = await self._namespace_labels(request, policies)
+        labels = (
+            await self.namespaces.labels(request.namespace)
+            if self._reads_labels(request, policies)
+            else NO_LABELS
+        )
         mutated, applied = self.mutate(request, policies, namespace_labels=labels)
         if self.lookup is not None and mutable(request) and wants_pins(request, policies):
             async with asyncio.timeout(self.settings.timeout_seconds):

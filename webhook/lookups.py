@@ -42,11 +42,18 @@ class SignatureLookup:
         self.verifier = verifier
         self.timeout = lookup_deadline(budget)
         self.metrics = metrics
+        self._policies: PolicySet | None = None  # the last set asked about
+        self._any = False  # whether a rule of that set looks images up
 
     def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool:
         """Whether a policy that may match the request has a rule that looks images up (cheap:
-        no matching done)."""
-        return _any_looks_up(policies.candidates(request.kind.kind, request.operation))
+        no matching done, and nothing at all for a set without such rules)."""
+        if policies is not self._policies:
+            self._any = looks_up_images(policies)
+            self._policies = policies
+        return self._any and _any_looks_up(
+            policies.candidates(request.kind.kind, request.operation)
+        )
 
     async def __call__(
         self,

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from webhook.admission import Evaluate
@@ -31,11 +32,13 @@ def with_preloads(evaluate: Evaluate, preloads: Callable[[], Mapping[Any, Any]])
         *,
         namespace_labels: Mapping[str, str] | None = None,
         lookups: Mapping[Any, Any] | None = None,
-        **options: Any,
+        today: date | None = None,
     ) -> list[Finding]:
-        merged = {**preloads(), **(lookups or {})}
+        preloaded = preloads()
+        if preloaded:  # none loaded: the request's own lookups as they are
+            lookups = {**preloaded, **lookups} if lookups else preloaded
         return evaluate(
-            request, policies, namespace_labels=namespace_labels, lookups=merged, **options
+            request, policies, namespace_labels=namespace_labels, lookups=lookups, today=today
         )
 
     return evaluate_with_preloads
@@ -55,7 +58,7 @@ class DesiredStateReloader:
         self._generation: int | None = None
 
     def lookups(self) -> dict[Any, Any]:
-        return dict(self.states.lookups())
+        return self.states.lookups()  # a new dict each time
 
     def load(self) -> list[ReloadResult]:
         """Follow the policies and reload what changed, in the calling thread."""
