@@ -14,6 +14,8 @@ from tests.helpers import pod_spec, request, wrap
 from webhook.cel import compile_expression
 from webhook.celpaths import Need, describe, union
 from webhook.checks.base import EvaluationContext
+from webhook.checks.expression import expression_check
+from webhook.checks.expression_group import ExpressionGroup
 from webhook.engine import build_context, evaluate
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
@@ -165,3 +167,35 @@ def test_shared_results_equal_results_alone(
         single = load_policy_set([directory / f"p{index}.yaml"])
         alone.extend((f.policy, f.result, f.message) for f in evaluate(request(obj), single))
     assert shared == alone
+
+
+def test_a_rule_added_after_a_request_widens_what_the_activation_holds() -> None:
+    # `check` and the policy tests may evaluate rules while a set is still being built: what
+    # a rule remembered of its activation per kind is forgotten when another rule joins.
+    group = ExpressionGroup()
+    pod = wrap("Pod", pod_spec(), labels={"team": "a"})
+    first = expression_check(compile_expression("object.metadata.name != ''"), "m", (), {}, group)
+    context = build_context(request(pod))
+    assert first.run(context) == []
+    assert activations(context) == [("cel", False, None, "object={'metadata':{'name':*}}")]
+    second = expression_check(
+        compile_expression("'team' in object.metadata.labels"), "m", (), {}, group
+    )
+    context = build_context(request(pod))
+    assert first.run(context) == second.run(context) == []
+    assert activations(context) == [
+        ("cel", False, None, "object={'metadata':{'labels':*,'name':*}}")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "free"),
+    [
+        ("!has(object.spec.hostAliases)", True),
+        ("!has(object.data) || object.data.size() <= 200", True),
+        ("object.spec.type != 'NodePort'", False),  # the string compared may be long
+        ("object.spec.c.all(c, has(c.a))", False),  # the list may be long
+    ],
+)
+def test_rules_whose_cost_bound_is_a_constant_skip_the_check(source: str, free: bool) -> None:
+    assert compile_expression(source).cost_free is free

@@ -41,7 +41,7 @@ class Bound:
             size = sizes.get(id(value))
             if size is None:
                 size = sizes[id(value)] = measure(value)
-            measures.append(size.total)
+            measures.append(size.items + size.text)  # its total
         total = 0.0
         for monomial, factor in self.terms:
             for index in monomial:

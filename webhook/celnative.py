@@ -18,6 +18,7 @@ as for CEL.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -129,6 +130,10 @@ def _compile(node: Node, scope: frozenset[str]) -> Step | None:
     if chain is not None:
         return _path(*chain)
     if node.kind == "select" and len(node.children) == 1:
+        if node.test_only:
+            tested = _chain(node.children[0], scope)
+            if tested is not None:
+                return _path_presence(*tested, node.name)
         operand = _compile(node.children[0], scope)
         if operand is None:
             return None
@@ -139,12 +144,27 @@ def _compile(node: Node, scope: frozenset[str]) -> Step | None:
     if any(operand is None for operand in operands):
         return None
     steps = [operand for operand in operands if operand is not None]
+    function = _BINARY.get(node.name)
+    if function is not None and len(steps) == 2:
+        first, second = node.children
+        if _is_constant(second):
+            return _with_constant(node.name, function, steps[0], second.value, constant_first=False)
+        if _is_constant(first):
+            return _with_constant(node.name, function, steps[1], first.value, constant_first=True)
+        return _binary(function, steps[0], steps[1])
     build = _CALLS.get((node.name, len(steps)))
     return build(*steps) if build is not None else None
 
 
+def _is_constant(node: Node) -> bool:
+    return node.kind == "const" and node.name in _CONSTANTS
+
+
+_CONSTANTS = ("null", "bool", "int", "string")
+
+
 def _constant(node: Node) -> Step | None:
-    if node.name not in ("null", "bool", "int", "string"):
+    if node.name not in _CONSTANTS:
         return None  # doubles, uints and bytes are compared by rules this module leaves out
     value = node.value
 
@@ -200,6 +220,20 @@ def _field(operand: Step, name: str) -> Step:
         return value[name]
 
     return field
+
+
+def _path_presence(name: str, keys: tuple[str, ...], field: str) -> Step:
+    def path_presence(env: Env) -> bool:
+        value = env[name]
+        for key in keys:
+            if type(value) is not dict:
+                raise _Undecided
+            value = value[key]
+        if type(value) is not dict:
+            raise _Undecided  # has() of a field of null, a list or a scalar: an error
+        return field in value
+
+    return path_presence
 
 
 def _presence(operand: Step, name: str) -> Step:
@@ -306,18 +340,12 @@ _KINDS: dict[type, str] = {
 }
 
 
-def _equals(left: Step, right: Step) -> Step:
-    def equals(env: Env) -> bool:
-        return _equal(left(env), right(env))
-
-    return equals
+def _equals(first: Any, second: Any) -> bool:
+    return _equal(first, second)
 
 
-def _differs(left: Step, right: Step) -> Step:
-    def differs(env: Env) -> bool:
-        return not _equal(left(env), right(env))
-
-    return differs
+def _differs(first: Any, second: Any) -> bool:
+    return not _equal(first, second)
 
 
 def _ordered(first: Any, second: Any) -> bool:
@@ -328,44 +356,111 @@ def _ordered(first: Any, second: Any) -> bool:
     return kind is not int or (INT64_MIN <= first <= INT64_MAX and INT64_MIN <= second <= INT64_MAX)
 
 
-def _less(left: Step, right: Step) -> Step:
-    def less(env: Env) -> bool:
-        first, second = left(env), right(env)
-        if _ordered(first, second):
-            return bool(first < second)
-        raise _Undecided
-
-    return less
+def _less(first: Any, second: Any) -> bool:
+    if _ordered(first, second):
+        return bool(first < second)
+    raise _Undecided
 
 
-def _less_equal(left: Step, right: Step) -> Step:
-    def less_equal(env: Env) -> bool:
-        first, second = left(env), right(env)
-        if _ordered(first, second):
-            return bool(first <= second)
-        raise _Undecided
-
-    return less_equal
+def _less_equal(first: Any, second: Any) -> bool:
+    if _ordered(first, second):
+        return bool(first <= second)
+    raise _Undecided
 
 
-def _greater(left: Step, right: Step) -> Step:
-    return _less(right, left)
+def _greater(first: Any, second: Any) -> bool:
+    return _less(second, first)
 
 
-def _greater_equal(left: Step, right: Step) -> Step:
-    return _less_equal(right, left)
+def _greater_equal(first: Any, second: Any) -> bool:
+    return _less_equal(second, first)
 
 
-def _member(element: Step, container: Step) -> Step:
-    def member(env: Env) -> bool:
-        needle, haystack = element(env), container(env)
-        if type(haystack) is dict and type(needle) is str:
-            return needle in haystack
-        if type(haystack) is list:
-            return any(_equal(needle, item) for item in haystack)
-        raise _Undecided
+def _member(needle: Any, haystack: Any) -> bool:
+    if type(haystack) is dict and type(needle) is str:
+        return needle in haystack
+    if type(haystack) is list:
+        return any(_equal(needle, item) for item in haystack)
+    raise _Undecided
 
-    return member
+
+_BINARY: dict[str, Callable[[Any, Any], bool]] = {
+    "_==_": _equals,
+    "_!=_": _differs,
+    "_<_": _less,
+    "_<=_": _less_equal,
+    "_>_": _greater,
+    "_>=_": _greater_equal,
+    "@in": _member,
+}
+# Python's comparison of a value with a constant on the right, and on the left (swapped).
+_ORDERINGS: dict[str, tuple[Callable[[Any, Any], bool], Callable[[Any, Any], bool]]] = {
+    "_<_": (operator.lt, operator.gt),
+    "_<=_": (operator.le, operator.ge),
+    "_>_": (operator.gt, operator.lt),
+    "_>=_": (operator.ge, operator.le),
+}
+
+
+def _binary(function: Callable[[Any, Any], bool], left: Step, right: Step) -> Step:
+    def binary(env: Env) -> bool:
+        return function(left(env), right(env))
+
+    return binary
+
+
+def _with_constant(
+    name: str,
+    function: Callable[[Any, Any], bool],
+    step: Step,
+    value: Any,
+    *,
+    constant_first: bool,
+) -> Step:
+    """`function` of a step's value and a constant, with the common case (a value of the
+    constant's type: a string, a 64-bit int, a bool) decided without another call."""
+    kind = type(value)
+    if name in ("_==_", "_!=_") and kind in _COMPARABLE:
+        differ = name == "_!=_"  # equality is symmetric: the constant's side does not matter
+
+        def equality(env: Env) -> bool:
+            found = step(env)
+            if type(found) is kind and (kind is not int or INT64_MIN <= found <= INT64_MAX):
+                return (found == value) is not differ
+            return function(found, value)
+
+        return equality
+    orderings = _ORDERINGS.get(name)
+    if orderings is not None and kind in _COMPARABLE:
+        compare = orderings[1] if constant_first else orderings[0]
+
+        def ordered(env: Env) -> bool:
+            found = step(env)
+            if type(found) is kind and (kind is not int or INT64_MIN <= found <= INT64_MAX):
+                return bool(compare(found, value))
+            return function(value, found) if constant_first else function(found, value)
+
+        return ordered
+    if name == "@in" and constant_first and kind is str:
+
+        def contains_key(env: Env) -> bool:
+            found = step(env)
+            if type(found) is dict:
+                return value in found
+            return function(value, found)
+
+        return contains_key
+    if constant_first:
+
+        def constant_left(env: Env) -> bool:
+            return function(value, step(env))
+
+        return constant_left
+
+    def constant_right(env: Env) -> bool:
+        return function(step(env), value)
+
+    return constant_right
 
 
 def _size(operand: Step) -> Step:
@@ -398,13 +493,6 @@ _CALLS: dict[tuple[str, int], Callable[..., Step]] = {
     ("_&&_", 2): _and,
     ("_||_", 2): _or,
     ("_?_:_", 3): _conditional,
-    ("_==_", 2): _equals,
-    ("_!=_", 2): _differs,
-    ("_<_", 2): _less,
-    ("_<=_", 2): _less_equal,
-    ("_>_", 2): _greater,
-    ("_>=_", 2): _greater_equal,
-    ("@in", 2): _member,
     ("size", 1): _size,
     ("startsWith", 2): _string_test(str.startswith),
     ("endsWith", 2): _string_test(str.endswith),

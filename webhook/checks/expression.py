@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from webhook.cel import Activation, CELEvaluationError, CELProgram
@@ -14,6 +14,7 @@ from webhook.messages import format_message
 from webhook.policy.matching import KindPattern, UnknownLabels
 
 NAMESPACE_VARIABLE = "namespaceObject"
+_Plan = tuple[bool, Inputs, Hashable]  # sees a Pod, what its activation holds, its memo key
 MANAGED_FIELDS = ("metadata", "managedFields")
 
 
@@ -32,14 +33,11 @@ def expression_check(
     # Rules reading a whole object each keep their own activation, shared by equal reads.
     own = Inputs(program.reads, program.reads_key, shared=True)
     reads_namespace = NAMESPACE_VARIABLE in program.reads
+    # Per group, kind and whether the object has a pod spec: whether the rule sees it as a
+    # Pod, what its activation holds and the activation's key in the request's memo.
+    plans = group.cache()
 
-    def run(ctx: EvaluationContext) -> Sequence[Violation]:
-        labels = ctx.namespace_labels
-        if reads_namespace and isinstance(labels, UnknownLabels):
-            text = f"{format_message(message, ctx)} (not evaluated: {labels.describe()})"
-            return [Violation(message=text, error=True)]
-        # A rule written for Pods sees the pod template of a workload as a Pod.
-        has_pod = ctx.pod is not None
+    def plan(ctx: EvaluationContext, has_pod: bool) -> _Plan:
         as_pod = sees_pod(explicit_kinds, ctx.group, ctx.kind, has_pod)
         # Only the variables read are built and bound (oldObject is decoded only when read),
         # pruned to what the rules sharing the activation read.
@@ -48,6 +46,19 @@ def expression_check(
             inputs = own
         reads_params = params and "params" in inputs.reads
         key = ("cel", as_pod, id(params) if reads_params else None, inputs.key)
+        found = plans[(ctx.group, ctx.kind, has_pod)] = (as_pod, inputs, key)
+        return found
+
+    def run(ctx: EvaluationContext) -> Sequence[Violation]:
+        if reads_namespace:
+            labels = ctx.namespace_labels
+            if isinstance(labels, UnknownLabels):
+                text = f"{format_message(message, ctx)} (not evaluated: {labels.describe()})"
+                return [Violation(message=text, error=True)]
+        # A rule written for Pods sees the pod template of a workload as a Pod.
+        has_pod = ctx.pod is not None
+        found = plans.get((ctx.group, ctx.kind, has_pod))
+        as_pod, inputs, key = plan(ctx, has_pod) if found is None else found
         activation = ctx.memo.get(key)
         if activation is None:
             variables = _variables(ctx, as_pod, params, inputs.reads)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from webhook.cel import CELProgram
 from webhook.celpaths import Need, Selection, describe, union
@@ -35,6 +36,16 @@ class Inputs:
         return cls(reads, key, shared)
 
 
+class BoundedCache(dict[Any, Any]):
+    """A dict that empties itself past MAX_UNIONS entries (`check` may meet any number of
+    made-up kinds)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= MAX_UNIONS:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 @dataclass(frozen=True, slots=True)
 class _Member:
     program: CELProgram
@@ -51,10 +62,19 @@ class ExpressionGroup:
     def __init__(self) -> None:
         self._members: list[_Member] = []
         self._unions: dict[_Request, tuple[frozenset[int], Inputs]] = {}
+        self._caches: list[BoundedCache] = []
 
     def add(self, program: CELProgram, kinds: tuple[KindPattern, ...]) -> None:
         self._members.append(_Member(program, kinds))
         self._unions.clear()
+        for cache in self._caches:
+            cache.clear()
+
+    def cache(self) -> BoundedCache:
+        """A cache of what a rule derives from `inputs`, emptied when a rule is added."""
+        cache = BoundedCache()
+        self._caches.append(cache)
+        return cache
 
     def inputs(self, program: CELProgram, request: _Request) -> Inputs | None:
         """What the activation `program` shares on a request of this kind holds; None when it
