@@ -9,6 +9,10 @@ import msgspec
 from webhook.findings import Finding, Mode, Result
 
 MAX_AUDIT_VALUE = 2048
+# Enum members read once: each read from the class goes through its metaclass's __getattr__
+# hook (about 70 ns on CPython 3.11, against 8 for a module global).
+_PASS, _SKIP, _WAIVED, _OVERRIDDEN = Result.PASS, Result.SKIP, Result.WAIVED, Result.OVERRIDDEN
+_ENFORCE, _WARN = Mode.ENFORCE, Mode.WARN
 
 
 # A frozen msgspec Struct rather than a frozen dataclass: one is built per request, and a
@@ -51,23 +55,23 @@ def decide(findings: Sequence[Finding]) -> Decision:
     audits: list[Finding] = []
     waived: list[Finding] = []
     overrides: list[Finding] = []
-    passed, skipped = Result.PASS, Result.SKIP
+    passed, skipped = _PASS, _SKIP
     for finding in findings:
         result = finding.result
         if result is passed or result is skipped:  # most findings: decided first
             continue
-        if result is Result.WAIVED:
+        if result is _WAIVED:
             waived.append(finding)
             continue
-        if result is Result.OVERRIDDEN:
+        if result is _OVERRIDDEN:
             overrides.append(finding)
             continue
         if not finding.failed:
             continue
         mode = finding.mode
-        if mode is Mode.ENFORCE:
+        if mode is _ENFORCE:
             denials.append(finding)
-        elif mode is Mode.WARN:
+        elif mode is _WARN:
             warnings.append(finding)
         else:
             audits.append(finding)
