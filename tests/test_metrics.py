@@ -56,21 +56,17 @@ def test_break_glass_counts_once_per_rule_and_request() -> None:
     overridden = [
         finding("privileged", Result.OVERRIDDEN, "container a"),
         finding("privileged", Result.OVERRIDDEN, "container b"),
-        finding("non-root", Result.PASS),
+        finding("host-path", Result.OVERRIDDEN, "volume c"),
     ]
-    metrics.observe_findings(overridden)
-    metrics.observe_findings(overridden)
-    metrics.observe_findings([finding("privileged", Result.FAIL, "container a")])
-    value = metrics.registry.get_sample_value(
-        "policy_webhook_break_glass_total", {"policy": "baseline", "rule": "privileged"}
-    )
-    assert value == 2
-    assert (
-        metrics.registry.get_sample_value(
-            "policy_webhook_break_glass_total", {"policy": "baseline", "rule": "non-root"}
+    metrics.observe_break_glass(overridden)
+    metrics.observe_break_glass(overridden[:1])
+    found = {
+        rule: metrics.registry.get_sample_value(
+            "policy_webhook_break_glass_total", {"policy": "baseline", "rule": rule}
         )
-        is None
-    )
+        for rule in ("privileged", "host-path", "non-root")
+    }
+    assert found == {"privileged": 2, "host-path": 1, "non-root": None}
 
 
 def test_pending_counts_are_added_without_a_scrape_past_the_bound() -> None:

@@ -237,8 +237,10 @@ class Admission:
         findings = self.evaluate(
             request, policies, namespace_labels=labels, lookups=lookups, today=self._today()
         )
-        self.metrics.observe_findings(findings)
         decision = decide(findings)
+        self.metrics.observe_findings(findings)
+        if decision.overrides:
+            self.metrics.observe_break_glass(decision.overrides)
         body = encode_response(
             api_version=review.apiVersion,
             uid=request.uid,

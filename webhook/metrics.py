@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import operator
 import os
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from webhook.findings import Finding, Result
+from webhook.findings import Finding
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -34,7 +33,6 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Distinct findings counted before they are added to the counters without waiting for a
 # scrape (failed findings differ by message: bounds what a worker nobody scrapes holds).
 PENDING_FINDINGS = 10_000
-_result = operator.attrgetter("result")
 
 
 @contextlib.contextmanager
@@ -252,10 +250,12 @@ class Metrics:
         pending.update(findings)
         if len(pending) > PENDING_FINDINGS:
             self.flush()
-        if Result.OVERRIDDEN in map(_result, findings):
-            broken = {(f.policy, f.rule) for f in findings if f.result is Result.OVERRIDDEN}
-            for policy, rule in broken:  # one count per rule and request, however many fields
-                self.break_glass.labels(policy, rule).inc()
+
+    def observe_break_glass(self, overridden: Sequence[Finding]) -> None:
+        """Count the rules a request's break-glass overrides admitted (its OVERRIDDEN findings):
+        once per rule, however many fields."""
+        for policy, rule in dict.fromkeys((f.policy, f.rule) for f in overridden):
+            self.break_glass.labels(policy, rule).inc()
 
     def watch_exceptions(
         self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None
