@@ -258,7 +258,7 @@ class Connection:
         if left <= EARLY:
             self._fail(TIMEOUT, "timeout")
         else:
-            self._timer = asyncio.get_running_loop().call_later(left, self._expire)
+            self._timer = self._loop.call_later(left, self._expire)
 
 
 async def connect(
