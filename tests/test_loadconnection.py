@@ -3,6 +3,7 @@ and error answers, a server that closes or stalls, malformed heads; and its head
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import ssl
@@ -67,6 +68,12 @@ class ScriptedServer(socketserver.ThreadingTCPServer):
         self.heads: list[bytes] = []
         self.lock = threading.Lock()
 
+    def server_bind(self) -> None:
+        # A small receive buffer (inherited by accepted sockets, and not grown by the kernel):
+        # a request of BIG bytes fills the buffers on both sides while the server reads nothing.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        super().server_bind()
+
 
 class Handler(socketserver.StreamRequestHandler):
     server: ScriptedServer
@@ -86,7 +93,16 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         with self.server.lock:
             self.server.connections += 1
+        # The client may close with part of its request unread (after an early answer).
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            self.serve()
+
+    def serve(self) -> None:
         while request_line := self.rfile.readline():
+            if not request_line.startswith(b"POST /") or not request_line.endswith(
+                b" HTTP/1.1\r\n"
+            ):
+                return  # not a request line: the stream is out of step
             head = [request_line]
             length = 0
             while (line := self.rfile.readline()) not in (b"\r\n", b""):
@@ -102,6 +118,7 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             if path == "/early":  # answers before it reads the body, then reads it
                 self.wfile.write(ANSWERS["/ok"])
+                time.sleep(0.3)  # the client has the answer while its request is not all sent
                 path = "/read-only"
             if path == "/slow-read":
                 time.sleep(0.2)  # the client's writes wait until the body is read
