@@ -101,3 +101,14 @@ def test_bad_parameters_fail_to_load(
         policy_set(POLICY.replace("WITH", params))
     assert reason in str(caught.value)
     assert "rule 'r' (resources)" in str(caught.value)
+
+
+def test_a_missing_extended_resource_is_pointed_at_with_its_slash_escaped(
+    policy_set: Callable[[str], PolicySet],
+) -> None:
+    policies = policy_set(POLICY.replace("WITH", "{requests: [example.com/gpu], limits: []}"))
+    found = failed(policies, {"requests": {"cpu": "1"}})
+    assert sorted(f.path for f in found) == [
+        "/spec/template/spec/containers/0/resources/requests/example.com~1gpu",
+        "/spec/template/spec/initContainers/0/resources/requests/example.com~1gpu",
+    ]

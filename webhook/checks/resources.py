@@ -92,29 +92,30 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
     params = source.params
     maximums = {name: (text, parse_quantity(text)) for name, text in params.max.items()}
     ratios = {name: parse_quantity(text) for name, text in params.maxLimitRequestRatio.items()}
+    # Read once: an attribute of a pydantic model is read through its __getattr__ hook.
+    required_requests, required_limits = tuple(params.requests), tuple(params.limits)
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         violations: list[Violation] = []
         for parts in container_sections(ctx):
             container, requests, limits = parts.container, parts.requests, parts.limits
-            for section, values, required in (
-                ("requests", requests, params.requests),
-                ("limits", limits, params.limits),
-            ):
-                for name in required:
-                    if name not in values:
-                        violations.append(
-                            _violation(
-                                container,
-                                section,
-                                name,
-                                f"has no {section[:-1]} for {name}: set resources.{section}.{name}",
-                            )
-                        )
-            violations.extend(parts.request_errors)
-            _above_maximums(container, "requests", requests, parts.requested, maximums, violations)
-            violations.extend(parts.limit_errors)
-            _above_maximums(container, "limits", limits, parts.limited, maximums, violations)
+            for name in required_requests:
+                if name not in requests:
+                    violations.append(_missing(container, "requests", name))
+            for name in required_limits:
+                if name not in limits:
+                    violations.append(_missing(container, "limits", name))
+            # (each step only when it may find something: most containers pass them all)
+            if parts.request_errors:
+                violations.extend(parts.request_errors)
+            if maximums:
+                _above_maximums(
+                    container, "requests", requests, parts.requested, maximums, violations
+                )
+            if parts.limit_errors:
+                violations.extend(parts.limit_errors)
+            if maximums:
+                _above_maximums(container, "limits", limits, parts.limited, maximums, violations)
             requested, limited = parts.requested, parts.limited
             for name, ratio in ratios.items():
                 # A missing request defaults to the limit (ratio 1); a zero request is unbounded.
@@ -164,8 +165,15 @@ def container_sections(ctx: EvaluationContext) -> list[Sections]:
     for container in ctx.pod.containers:
         if container.list_name not in CHECKED_LISTS:
             continue
-        resources = _object_at(container.spec, "resources")
-        requests, limits = _object_at(resources, "requests"), _object_at(resources, "limits")
+        # (the sections read in place: this runs for every container of every request)
+        resources = container.spec.get("resources")
+        requests = limits = _EMPTY
+        if isinstance(resources, dict):
+            found_requests, found_limits = resources.get("requests"), resources.get("limits")
+            if isinstance(found_requests, dict):
+                requests = found_requests
+            if isinstance(found_limits, dict):
+                limits = found_limits
         if defaults_requests and limits:
             # The API server defaults a Pod's missing requests to its limits before
             # admission (not a template's): judge what the webhook will see.
@@ -179,15 +187,19 @@ def container_sections(ctx: EvaluationContext) -> list[Sections]:
     return found
 
 
-def _object_at(node: JSONObject, key: str) -> JSONObject:
-    value = node.get(key)
-    return value if isinstance(value, dict) else _EMPTY
-
-
 def _parse(
     container: Container, section: str, values: JSONObject
 ) -> tuple[dict[str, Decimal], tuple[Violation, ...]]:
     """The quantities of one section, and a violation for each value that is not one."""
+    try:  # most sections hold quantities only
+        quantities = {
+            name: parse_quantity(value if isinstance(value, _SCALARS) else str(value))
+            for name, value in values.items()
+        }
+    except QuantityError:
+        pass
+    else:
+        return quantities, ()
     parsed: dict[str, Decimal] = {}
     errors: list[Violation] = []
     for name, value in values.items():
@@ -222,6 +234,11 @@ def _above_maximums(
                     f"{section[:-1]}s {name} {values[name]}, more than the maximum {text}",
                 )
             )
+
+
+def _missing(container: Container, section: str, name: str) -> Violation:
+    problem = f"has no {section[:-1]} for {name}: set resources.{section}.{name}"
+    return _violation(container, section, name, problem)
 
 
 def _violation(container: Container, section: str, name: str, problem: str) -> Violation:
