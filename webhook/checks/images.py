@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 from pydantic import field_validator
 
@@ -17,6 +18,8 @@ from webhook.checks.base import (
 )
 from webhook.findings import Violation
 from webhook.images import DEFAULT_REGISTRY, ImageReference, ImageReferenceError, parse_image
+
+MAX_VERDICTS = 4096  # images remembered per rule
 
 
 class ImagesParams(CheckParams):
@@ -60,20 +63,48 @@ class RegistryPattern:
         return cls(host=host, repository=repository if slash and repository else None)
 
     def matches(self, image: ImageReference) -> bool:
-        if not fnmatchcase(image.registry, self.host):
-            return False
+        return self.matcher()(image)
+
+    def matcher(self) -> Callable[[ImageReference], bool]:
+        """`matches` with its globs compiled once (the regular expressions of fnmatchcase)."""
+        host = re.compile(translate(self.host)).match
         if self.repository is None:
-            return True
-        candidates = [image.repository]
-        if image.registry == DEFAULT_REGISTRY and image.repository.startswith("library/"):
-            candidates.append(image.repository.removeprefix("library/"))  # docker.io/nginx
-        return any(fnmatchcase(name, self.repository) for name in candidates)
+            return lambda image: host(image.registry) is not None
+        repository = re.compile(translate(self.repository)).match
+
+        def matches(image: ImageReference) -> bool:
+            if host(image.registry) is None:
+                return False
+            if repository(image.repository) is not None:
+                return True
+            # docker.io/nginx is docker.io/library/nginx
+            return (
+                image.registry == DEFAULT_REGISTRY
+                and image.repository.startswith("library/")
+                and repository(image.repository.removeprefix("library/")) is not None
+            )
+
+        return matches
 
 
 def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
     params = source.params
     allowed = tuple(params.registries)
-    patterns = tuple(RegistryPattern.parse(text) for text in allowed)
+    matchers = tuple(RegistryPattern.parse(text).matcher() for text in allowed)
+    # Whether an image (by its reference) comes from an allowed registry: a cluster runs few
+    # distinct images, each in many Pods.
+    verdicts: dict[str, bool] = {}
+
+    def allowed_image(image: ImageReference) -> bool:
+        verdict = verdicts.get(image.original)
+        if verdict is None:
+            if len(verdicts) >= MAX_VERDICTS:
+                verdicts.clear()
+            verdict = verdicts[image.original] = any(match(image) for match in matchers)
+        return verdict
+
+    # Read once: an attribute of a pydantic model is read through its __getattr__ hook.
+    allow_latest, require_digest = params.allowLatest, params.requireDigest
 
     def run(ctx: EvaluationContext) -> Sequence[Violation]:
         assert ctx.pod is not None
@@ -98,7 +129,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                     )
                 )
                 continue
-            if not params.allowLatest and image.digest is None:
+            if not allow_latest and image.digest is None:
                 if image.tag is None:
                     violations.append(
                         Violation(
@@ -117,7 +148,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                             container.name,
                         )
                     )
-            if params.requireDigest and image.digest is None:
+            if require_digest and image.digest is None:
                 violations.append(
                     Violation(
                         f'{container.label} image "{text}" is not pinned by digest: use '
@@ -126,7 +157,7 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                         container.name,
                     )
                 )
-            if patterns and not any(pattern.matches(image) for pattern in patterns):
+            if matchers and not allowed_image(image):
                 violations.append(
                     Violation(
                         f'{container.label} image "{text}" ({image.name}) is not from an '
