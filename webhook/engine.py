@@ -151,10 +151,19 @@ def _violation_findings(
 ) -> list[Finding]:
     """One finding per violation of a rule that applies (YES) or may apply (UNKNOWN)."""
     unknown = context.namespace_labels if applies is _UNKNOWN else None
+    template = rule.message
     findings = []
     for violation in violations:
-        result = _result(violation)
-        message = _message(rule, violation.message, violation.container, context)
+        # (inline: a failing rule may report a violation for every container)
+        if violation.overridden:
+            result = _OVERRIDDEN
+        else:
+            result = _ERROR if violation.error else _FAIL
+        message = violation.message
+        if template is not None:
+            message = format_message(
+                template, context, container=violation.container, detail=message
+            )
         # (UnknownLabels is a Mapping: isinstance goes through the ABC's hook; None is quick)
         if unknown is not None and isinstance(unknown, UnknownLabels) and result is not _OVERRIDDEN:
             # Applying, the rule denies; not applying, it admits: the labels decide.
@@ -212,20 +221,6 @@ def _evaluate_selected(
 def _outcome(policy: str, rule: str, mode: Mode, result: Result) -> Finding:
     """The PASS or SKIP finding of a rule: immutable, so one instance serves every request."""
     return Finding(policy, rule, mode, result)
-
-
-def _result(violation: Violation) -> Result:
-    if violation.overridden:
-        return _OVERRIDDEN
-    return _ERROR if violation.error else _FAIL
-
-
-def _message(
-    rule: CompiledRule, detail: str, container: str | None, context: EvaluationContext
-) -> str:
-    if rule.message is None:
-        return detail
-    return format_message(rule.message, context, container=container, detail=detail)
 
 
 def evaluate(

@@ -7,6 +7,7 @@ the kind.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,12 @@ def escape_pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+@functools.lru_cache(maxsize=4096)  # the field names checks point at, and resource names
+def pointer_tail(keys: tuple[str, ...]) -> str:
+    """The escaped reference tokens of `keys`, joined by `/`."""
+    return "/".join(escape_pointer(key) for key in keys)
+
+
 # Frozen msgspec Structs rather than frozen dataclasses: one is built per container of every
 # request, and a frozen dataclass pays an object.__setattr__ per field (a Struct is built in C).
 class Container(msgspec.Struct, frozen=True):
@@ -66,7 +73,9 @@ class Container(msgspec.Struct, frozen=True):
         return f"{self.list_path}/{self.index}"
 
     def field_path(self, *keys: str) -> str:
-        return "/".join((self.list_path, str(self.index), *(escape_pointer(key) for key in keys)))
+        if not keys:
+            return f"{self.list_path}/{self.index}"
+        return f"{self.list_path}/{self.index}/{pointer_tail(keys)}"
 
     @property
     def label(self) -> str:
@@ -85,7 +94,7 @@ class PodView(msgspec.Struct, frozen=True):  # a Struct, as Container
     security_context: JSONObject  # `spec.securityContext` when it is an object, else empty
 
     def field_path(self, *keys: str) -> str:
-        return "/".join((self.spec_path, *(escape_pointer(key) for key in keys)))
+        return f"{self.spec_path}/{pointer_tail(keys)}" if keys else self.spec_path
 
     def as_pod(self, namespace: str) -> JSONObject:
         """A Pod-shaped object for CEL rules written for Pods."""
