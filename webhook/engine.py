@@ -186,37 +186,6 @@ def _violation_findings(
     return findings
 
 
-def _evaluate_selected(
-    policy: CompiledPolicy, context: EvaluationContext, findings: list[Finding]
-) -> None:
-    """Append the findings of every rule of a policy that certainly selects the request.
-
-    The same as `evaluate_rule` on each rule with `selected=Match.YES`; a rule without a
-    match or exclude block of its own costs only its check's scope and its run.
-    """
-    pod = context.pod
-    append = findings.append
-    for plan in policy.plans:
-        run_pod = plan.run_pod
-        if run_pod is not None:
-            if pod is None:
-                append(plan.skipped)
-                continue
-            violations = run_pod(pod)
-        elif plan.run is not None:
-            if plan.pod_only and pod is None:
-                append(plan.skipped)
-                continue
-            violations = plan.run(context)
-        else:
-            findings.extend(evaluate_rule(policy, plan.rule, context))
-            continue
-        if violations:
-            findings.extend(_violation_findings(policy, plan.rule, violations, context, _YES))
-        else:
-            append(plan.passed)
-
-
 @functools.lru_cache(maxsize=16384)
 def _outcome(policy: str, rule: str, mode: Mode, result: Result) -> Finding:
     """The PASS or SKIP finding of a rule: immutable, so one instance serves every request."""
@@ -242,12 +211,35 @@ def evaluate(
         request, namespace_labels=namespace_labels, offline=offline, lookups=lookups
     )
     findings: list[Finding] = []
+    pod = context.pod
+    append = findings.append
     for policy, selected in selected_policies(context, policies):
-        if selected is _YES:
-            _evaluate_selected(policy, context, findings)
+        if selected is not _YES:
+            for rule in policy.rules:
+                findings.extend(evaluate_rule(policy, rule, context, selected=selected))
             continue
-        for rule in policy.rules:
-            findings.extend(evaluate_rule(policy, rule, context, selected=selected))
+        # The policy certainly selects the request: the same as `evaluate_rule` on each rule
+        # with `selected=Match.YES`, where a rule without a match or exclude block of its own
+        # costs only its check's scope and its run (inline: this runs for every rule).
+        for plan in policy.plans:
+            run_pod = plan.run_pod
+            if run_pod is not None:
+                if pod is None:
+                    append(plan.skipped)
+                    continue
+                violations = run_pod(pod)
+            elif plan.run is not None:
+                if plan.pod_only and pod is None:
+                    append(plan.skipped)
+                    continue
+                violations = plan.run(context)
+            else:
+                findings.extend(evaluate_rule(policy, plan.rule, context))
+                continue
+            if violations:
+                findings.extend(_violation_findings(policy, plan.rule, violations, context, _YES))
+            else:
+                append(plan.passed)
     if today is not None and policies.exceptions:
         return apply_exceptions(findings, policies.exceptions, context, today=today)
     return findings
