@@ -53,6 +53,34 @@ class Node:
 CONSTANT = Node(kind="const")
 
 
+def field_chain(node: Node) -> tuple[str, tuple[str, ...]] | None:
+    """`node` as an identifier and the keys selected from it (fields, or indexes by a string
+    constant), in order; None for another shape. A `has()` test may only be the last step."""
+    keys: list[str] = []
+    current = node
+    while True:
+        if current.kind == "select" and len(current.children) == 1:
+            if current.test_only and current is not node:
+                return None
+            keys.append(current.name)
+            current = current.children[0]
+        elif (
+            current.kind == "call"
+            and current.name == "_[_]"
+            and len(current.children) == 2
+            and current.children[1].kind == "const"
+            and current.children[1].name == "string"
+            and current.children[1].text is not None
+        ):
+            keys.append(current.children[1].text)
+            current = current.children[0]
+        else:
+            break
+    if current.kind != "ident":
+        return None
+    return current.name, tuple(reversed(keys))
+
+
 def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
     fields = unknown_fields.UnknownFieldSet(empty_pb2.Empty.FromString(data))
     return [(fields[i].field_number, fields[i].data) for i in range(len(fields))]

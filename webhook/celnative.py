@@ -22,7 +22,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from webhook.celast import Node
+from webhook.celast import Node, field_chain
 
 Env = Mapping[str, Any]
 Step = Callable[[Env], Any]
@@ -175,28 +175,10 @@ def _constant(node: Node) -> Step | None:
 
 
 def _chain(node: Node, scope: frozenset[str]) -> tuple[str, tuple[str, ...]] | None:
-    """`node` as a variable and the keys selected from it, or None when it is not one."""
-    keys: list[str] = []
-    current = node
-    while True:
-        if current.kind == "select" and len(current.children) == 1 and not current.test_only:
-            keys.append(current.name)
-            current = current.children[0]
-        elif (
-            current.kind == "call"
-            and current.name == "_[_]"
-            and len(current.children) == 2
-            and current.children[1].kind == "const"
-            and current.children[1].name == "string"
-            and isinstance(current.children[1].value, str)
-        ):
-            keys.append(current.children[1].value)
-            current = current.children[0]
-        else:
-            break
-    if current.kind != "ident" or current.name not in scope:
-        return None
-    return current.name, tuple(reversed(keys))
+    """`node` as a variable in `scope` and the keys selected from it, or None (a `has()` test
+    is no chain here: presence is compiled on its own)."""
+    chain = None if node.test_only else field_chain(node)
+    return chain if chain is not None and chain[0] in scope else None
 
 
 def _path(name: str, keys: tuple[str, ...]) -> Step:

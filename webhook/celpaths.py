@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from webhook.celast import Node
+from webhook.celast import Node, field_chain
 
 
 class Need(enum.Enum):
@@ -177,29 +177,11 @@ class _Chain:
 
 def _chain(node: Node, scope: Mapping[str, _Builder]) -> _Chain | None:
     """`node` as a chain of keys from a variable in `scope`, or None when it is not one."""
-    steps: list[str] = []
-    current = node
-    while True:
-        if current.kind == "select" and len(current.children) == 1:
-            if current.test_only and current is not node:
-                return None  # a field of a `has()` result: no chain
-            steps.append(current.name)
-            current = current.children[0]
-        elif (
-            current.kind == "call"
-            and current.name == "_[_]"
-            and len(current.children) == 2
-            and current.children[1].kind == "const"
-            and current.children[1].name == "string"
-            and current.children[1].text is not None
-        ):
-            steps.append(current.children[1].text)
-            current = current.children[0]
-        else:
-            break
-    if current.kind != "ident" or current.name not in scope:
+    chain = field_chain(node)
+    if chain is None or chain[0] not in scope:
         return None
-    return _Chain(scope[current.name], tuple(reversed(steps)), node.test_only)
+    name, steps = chain
+    return _Chain(scope[name], steps, node.test_only)
 
 
 def _visit(node: Node, scope: dict[str, _Builder]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,17 +92,12 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
     params = source.params
     allowed = tuple(params.registries)
     matchers = tuple(RegistryPattern.parse(text).matcher() for text in allowed)
-    # Whether an image (by its reference) comes from an allowed registry: a cluster runs few
-    # distinct images, each in many Pods.
-    verdicts: dict[str, bool] = {}
 
+    # Whether an image comes from an allowed registry: a cluster runs few distinct images,
+    # each in many Pods.
+    @functools.lru_cache(maxsize=MAX_VERDICTS)
     def allowed_image(image: ImageReference) -> bool:
-        verdict = verdicts.get(image.original)
-        if verdict is None:
-            if len(verdicts) >= MAX_VERDICTS:
-                verdicts.clear()
-            verdict = verdicts[image.original] = any(match(image) for match in matchers)
-        return verdict
+        return any(match(image) for match in matchers)
 
     # Read once: an attribute of a pydantic model is read through its __getattr__ hook.
     allow_latest, require_digest = params.allowLatest, params.requireDigest
