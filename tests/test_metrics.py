@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
 from webhook.findings import Finding, Mode, Result
 from webhook.metrics import (
+    LATENCY_BUCKETS,
     MULTIPROCESS_VARIABLE,
     PENDING_FINDINGS,
     Metrics,
@@ -97,3 +100,92 @@ def test_shared_metrics_follow_a_fork_into_a_file_of_the_child() -> None:
         text = metrics.render().decode()
     line = 'policy_webhook_bad_requests_total{endpoint="validate",reason="malformed"} 3.0'
     assert line in text.splitlines()
+
+
+# Every bound of the latency buckets, and values between, below and above them.
+LATENCIES = [
+    0.0,
+    0.0001,
+    *LATENCY_BUCKETS,
+    *(bound * 1.5 for bound in LATENCY_BUCKETS),
+    *(bound * 0.999 for bound in LATENCY_BUCKETS),
+    7.25,
+    120.0,
+]
+REQUESTS = "policy_webhook_requests_total"
+LATENCY = "policy_webhook_request_duration_seconds"
+
+
+def expected_latency(latencies: list[float]) -> dict[str, float]:
+    """The samples prometheus_client's own Histogram.observe gives for `latencies`."""
+    registry = CollectorRegistry()
+    histogram = Histogram(
+        LATENCY, "reference", ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry
+    )
+    for seconds in latencies:
+        histogram.labels("validate").observe(seconds)
+    return latency_samples(generate_latest(registry))
+
+
+def latency_samples(text: bytes) -> dict[str, float]:
+    samples = {}
+    for line in text.decode().splitlines():
+        if line.startswith(LATENCY) and not line.startswith(f"{LATENCY}_created"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def observe(metrics: Metrics, latencies: list[float]) -> None:
+    """A request per latency, one in three denied."""
+    for number, seconds in enumerate(latencies):
+        verdict = "allowed" if number % 3 else "denied"
+        metrics.observe_request("validate", "CREATE", "Pod", verdict, seconds)
+
+
+def requests(text: bytes) -> dict[str, float]:
+    return {
+        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+        for line in text.decode().splitlines()
+        if line.startswith(REQUESTS + "{")
+    }
+
+
+def test_requests_and_latency_are_counted_as_prometheus_client_counts_them() -> None:
+    metrics = Metrics()
+    observe(metrics, LATENCIES)
+    text = metrics.render()
+    assert latency_samples(text) == expected_latency(LATENCIES)
+    assert latency_samples(text)[f'{LATENCY}_count{{endpoint="validate"}}'] == len(LATENCIES)
+    denied = len(LATENCIES[::3])
+    assert requests(text) == {
+        f'{REQUESTS}{{endpoint="validate",kind="Pod",operation="CREATE",verdict="allowed"}}': (
+            len(LATENCIES) - denied
+        ),
+        f'{REQUESTS}{{endpoint="validate",kind="Pod",operation="CREATE",verdict="denied"}}': denied,
+    }
+
+
+def test_workers_scrapes_show_every_request_of_every_worker_at_once() -> None:
+    """With shared metrics, a scrape in one worker shows the requests another worker answered
+    up to then, with no flush in between."""
+    first, second = LATENCIES[::2], LATENCIES[1::2]
+    with shared_metrics(enabled=True):
+        metrics = Metrics(multiprocess=True)
+        observe(metrics, first)
+        child = os.fork()
+        if child == 0:  # the second worker: answers and leaves at once
+            code = 1
+            try:
+                observe(metrics, second)
+                code = 0
+            finally:
+                os._exit(code)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        text = metrics.render()
+        observe(metrics, [0.002])
+        after = metrics.render()
+    assert latency_samples(text) == expected_latency(LATENCIES)
+    assert sum(requests(text).values()) == len(LATENCIES)
+    assert latency_samples(after) == expected_latency([*LATENCIES, 0.002])
+    assert sum(requests(after).values()) == len(LATENCIES) + 1

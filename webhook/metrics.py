@@ -7,14 +7,17 @@ every worker's /metrics shows the sum over all workers.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import functools
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -33,6 +36,13 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Distinct findings counted before they are added to the counters without waiting for a
 # scrape (failed findings differ by message: bounds what a worker nobody scrapes holds).
 PENDING_FINDINGS = 10_000
+
+
+class Value(Protocol):
+    """Where prometheus_client keeps the number of a label child (a float under a lock, or
+    its slot in the worker's file when workers share metrics)."""
+
+    def inc(self, amount: float) -> None: ...
 
 
 @contextlib.contextmanager
@@ -222,23 +232,33 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemax",
         )
-        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._request_values: dict[tuple[str, str, str, str], Value] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
         self._pending_rules: collections.Counter[Finding] = collections.Counter()
-        self._latency_children: dict[str, Histogram] = {}
+        self._latency_values: dict[str, tuple[Value, Sequence[Value]]] = {}
+        # The latency buckets' upper bounds with +Inf: an observation goes to the first bound
+        # it does not exceed, as Histogram.observe finds it.
+        self._latency_bounds = (*LATENCY_BUCKETS, math.inf)
 
     def observe_request(
-        self, *, endpoint: str, operation: str, kind: str, verdict: str, seconds: float
+        self, endpoint: str, operation: str, kind: str, verdict: str, seconds: float
     ) -> None:
+        """Count an answered request and its latency. The values of the label children are
+        updated directly (what Counter.inc and Histogram.observe do for a child, without
+        their checks and the walk over the bucket bounds): each update is one locked write to
+        the worker's file when workers share metrics, so every scrape sees the request."""
         key = (endpoint, operation, kind, verdict)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self._request_children[key] = self.requests.labels(*key)
-        child.inc()
-        histogram = self._latency_children.get(endpoint)
-        if histogram is None:
-            histogram = self._latency_children[endpoint] = self.latency.labels(endpoint)
-        histogram.observe(seconds)
+        value = self._request_values.get(key)
+        if value is None:
+            value = self._request_values[key] = self.requests.labels(*key)._value
+        value.inc(1)
+        latency = self._latency_values.get(endpoint)
+        if latency is None:
+            histogram = self.latency.labels(endpoint)
+            latency = self._latency_values[endpoint] = (histogram._sum, histogram._buckets)
+        total, buckets = latency
+        total.inc(seconds)
+        buckets[bisect.bisect_left(self._latency_bounds, seconds)].inc(1)
 
     def observe_findings(self, findings: Sequence[Finding]) -> None:
         """Count rule results: by finding (hashed in C; the PASS and SKIP findings of a rule
