@@ -141,6 +141,22 @@ def test_a_lookup_that_is_not_wanted_is_not_called(policies: PolicySet) -> None:
     assert lookup.asked == [json.loads(body)["request"]["uid"]]
 
 
+class _BrokenLookup(_UnwantedLookup):
+    """A lookup that fails while telling whether a request needs it."""
+
+    def wanted(self, request: AdmissionRequest, policies: PolicySet) -> bool:
+        raise RuntimeError("cannot tell")
+
+
+def test_an_error_while_telling_whether_to_look_up_is_an_internal_error(
+    policies: PolicySet,
+) -> None:
+    app = create_app(settings=Settings(), policies=policies, lookup=_BrokenLookup())
+    response = call(app, "/validate", review_body(wrap("Pod", pod_spec()))).json()["response"]
+    assert response["allowed"] is False and response["status"]["code"] == 500
+    assert "RuntimeError: cannot tell" in response["status"]["message"]
+
+
 def test_lookup_results_reach_the_evaluation(policies: PolicySet) -> None:
     seen: list[Mapping[Any, Any] | None] = []
 

@@ -1,7 +1,7 @@
 """The admission flow of /validate and /mutate: decode -> evaluate -> decide -> encode.
 
 Collaborators (evaluation, lookups done before it, mutation) are passed in, so other steps
-plug in without touching the flow. Internal errors are caught in one place (`_guarded`) and
+plug in without touching the flow. Internal errors are caught in one place (`answer`) and
 answered by the configured failure mode; a malformed review is the caller's error (HTTP 400).
 The object comes without its managedFields when no check of the policy set can read them, so
 collaborators read the object as the set's checks do.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +21,7 @@ import msgspec
 from webhook.decision import Decision, decide
 from webhook.errors import ReviewError
 from webhook.findings import Finding
-from webhook.logs import log_decision
+from webhook.logs import write_decision
 from webhook.metrics import Metrics
 from webhook.mutation import mutable
 from webhook.namespaces import NamespaceSource, is_namespace
@@ -130,10 +130,10 @@ class Admission:
         self._today = UtcToday()  # PolicyExceptions apply through their expiry date, in UTC
 
     async def validate(self, body: bytes) -> Reply:
-        return await self._answer(body, "validate", self._validate)
+        return await self.answer(body, "validate")
 
     async def mutate_review(self, body: bytes) -> Reply:
-        return await self._answer(body, "mutate", self._mutate)
+        return await self.answer(body, "mutate")
 
     def reject(self, endpoint: str, reason: str, status: int) -> Reply:
         """A request that is not a usable AdmissionReview (400) or too large (413)."""
@@ -142,12 +142,8 @@ class Admission:
         LOG.info("rejected request", extra={"fields": {"endpoint": endpoint, "reason": reason}})
         return Reply(status, error_body(reason))
 
-    async def _answer(
-        self,
-        body: bytes,
-        endpoint: str,
-        step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
-    ) -> Reply:
+    async def answer(self, body: bytes, endpoint: str) -> Reply:
+        """The answer of `endpoint` ("validate" or "mutate") to an AdmissionReview body."""
         started = time.perf_counter()
         # One policy set from decoding to the answer: it tells whether the decode may skip
         # the object's managedFields (no rule of it reads them).
@@ -163,7 +159,18 @@ class Admission:
                 "excluded",
             )
         else:
-            outcome = await self._guarded(review, policies, endpoint, step)
+            # The one catch-all: an internal error is answered by the configured failure
+            # mode. A validation that awaits nothing (no namespace labels, no lookups) is
+            # done without a coroutine of its own.
+            try:
+                if endpoint == "mutate":
+                    outcome = await self._mutate(review, policies)
+                elif self._waits(request, policies):
+                    outcome = await self._validate(review, policies)
+                else:
+                    outcome = self._validated(review, policies, NO_LABELS, None)
+            except Exception as error:
+                outcome = self._internal_error(review, endpoint, error)
         if outcome.verdict in ("allowed", "excluded"):
             self.namespaces.observe(request)
         self._record(request, endpoint, outcome, time.perf_counter() - started)
@@ -177,41 +184,32 @@ class Admission:
         kind = request.kind
         return kind.kind == "Namespace" and kind.group == "" and request.name in excluded
 
-    async def _guarded(
-        self,
-        review: AdmissionReview,
-        policies: PolicySet,
-        endpoint: str,
-        step: Callable[[AdmissionReview, PolicySet], Awaitable[Outcome]],
-    ) -> Outcome:
-        """The one catch-all: an internal error is answered by the configured failure mode."""
-        try:
-            return await step(review, policies)
-        except Exception as error:
-            request = review.request
-            LOG.exception(
-                "internal error while evaluating",
-                extra={"fields": {"uid": request.uid, "endpoint": endpoint}},
+    def _internal_error(self, review: AdmissionReview, endpoint: str, error: Exception) -> Outcome:
+        """The answer to a request whose evaluation raised, by the configured failure mode."""
+        request = review.request
+        LOG.exception(
+            "internal error while evaluating",
+            extra={"fields": {"uid": request.uid, "endpoint": endpoint}},
+        )
+        self.metrics.internal_errors.labels(endpoint).inc()
+        reason = f"{type(error).__name__}: {error}"[:MAX_REASON]
+        text = f"policy-webhook could not evaluate the request ({reason})"
+        if self.settings.failure_mode is FailureMode.ALLOW:
+            body = encode_response(
+                api_version=review.apiVersion,
+                uid=request.uid,
+                allowed=True,
+                warnings=[f"{text}; admitted because the failure mode is allow"],
             )
-            self.metrics.internal_errors.labels(endpoint).inc()
-            reason = f"{type(error).__name__}: {error}"[:MAX_REASON]
-            text = f"policy-webhook could not evaluate the request ({reason})"
-            if self.settings.failure_mode is FailureMode.ALLOW:
-                body = encode_response(
-                    api_version=review.apiVersion,
-                    uid=request.uid,
-                    allowed=True,
-                    warnings=[f"{text}; admitted because the failure mode is allow"],
-                )
-            else:
-                body = encode_response(
-                    api_version=review.apiVersion,
-                    uid=request.uid,
-                    allowed=False,
-                    code=500,
-                    message=f"{text}; denied because the failure mode is deny",
-                )
-            return Outcome(body, "error")
+        else:
+            body = encode_response(
+                api_version=review.apiVersion,
+                uid=request.uid,
+                allowed=False,
+                code=500,
+                message=f"{text}; denied because the failure mode is deny",
+            )
+        return Outcome(body, "error")
 
     @staticmethod
     def _reads_labels(request: AdmissionRequest, policies: PolicySet) -> bool:
@@ -221,6 +219,12 @@ class Admission:
             bool(request.namespace)
             and not is_namespace(request)
             and policies.needs_namespace_labels(request.kind.kind, request.operation)
+        )
+
+    def _waits(self, request: AdmissionRequest, policies: PolicySet) -> bool:
+        """Whether validating the request awaits its namespace's labels or lookups."""
+        return self._reads_labels(request, policies) or (
+            self.lookup is not None and self._lookup_wanted(request, policies)
         )
 
     async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
@@ -234,6 +238,17 @@ class Admission:
         if self.lookup is not None and self._lookup_wanted(request, policies):
             async with asyncio.timeout(self.settings.timeout_seconds):
                 lookups = await self.lookup(request, policies, namespace_labels=labels)
+        return self._validated(review, policies, labels, lookups)
+
+    def _validated(
+        self,
+        review: AdmissionReview,
+        policies: PolicySet,
+        labels: Mapping[str, str],
+        lookups: Mapping[Any, Any] | None,
+    ) -> Outcome:
+        """Evaluate and decide, with the labels and lookups awaited before (if any)."""
+        request = review.request
         findings = self.evaluate(
             request, policies, namespace_labels=labels, lookups=lookups, today=self._today()
         )
@@ -282,37 +297,42 @@ class Admission:
     def _record(
         self, request: AdmissionRequest, endpoint: str, outcome: Outcome, seconds: float
     ) -> None:
-        self.metrics.observe_request(
-            endpoint=endpoint,
-            operation=request.operation,
-            kind=request.kind.kind,
-            verdict=outcome.verdict,
-            seconds=seconds,
-        )
+        """The request's metrics and its decision line."""
+        kind = request.kind.kind
+        verdict = outcome.verdict
+        self.metrics.observe_request(endpoint, request.operation, kind, verdict, seconds)
         decision = outcome.decision
-        failed: list[dict[str, str]] = []
+        failed: list[Mapping[str, str]] = []
         audits: list[str] = []
         if decision is not None:
-            seen: set[tuple[str, str]] = set()
-            for finding in (*decision.denials, *decision.warnings, *decision.audits):
-                if (finding.policy, finding.rule) not in seen:
-                    seen.add((finding.policy, finding.rule))
-                    failed.append(
-                        {"policy": finding.policy, "rule": finding.rule, "mode": finding.mode}
-                    )
-            audits = [text for text in decision.audit_annotations.values()]
-        log_decision(
-            uid=request.uid,
-            endpoint=endpoint,
-            kind=request.kind.kind,
-            namespace=request.namespace,
-            name=request.name,
-            operation=request.operation,
-            user=request.userInfo.username,
-            verdict=outcome.verdict,
-            failed=failed,
-            audit=audits,
-            duration=seconds,
-            dry_run=request.dryRun,
-            patched=outcome.patched,
+            if decision.denials or decision.warnings or decision.audits:
+                failed = failed_rules(decision)
+            if decision.audit_annotations:
+                audits = list(decision.audit_annotations.values())
+        write_decision(
+            request.uid,
+            endpoint,
+            kind,
+            request.namespace,
+            request.name,
+            request.operation,
+            request.userInfo.username,
+            verdict,
+            failed,
+            audits,
+            seconds,
+            request.dryRun,
+            list(outcome.patched) if outcome.patched else None,
         )
+
+
+def failed_rules(decision: Decision) -> list[Mapping[str, str]]:
+    """Policy, rule and mode of each rule the decision's denials, warnings and audits name,
+    once per rule, in that order."""
+    failed: list[Mapping[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for finding in (*decision.denials, *decision.warnings, *decision.audits):
+        if (finding.policy, finding.rule) not in seen:
+            seen.add((finding.policy, finding.rule))
+            failed.append({"policy": finding.policy, "rule": finding.rule, "mode": finding.mode})
+    return failed

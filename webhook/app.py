@@ -57,10 +57,8 @@ class AdmissionEndpoints:
             reply = self.admission.reject(endpoint, self.too_large, 413)
         elif self.in_flight is not None and self.in_flight() > self.shedder.limit:
             reply = self.shedder.answer(endpoint, body)
-        elif endpoint == "validate":
-            reply = await self.admission.validate(body)
         else:
-            reply = await self.admission.mutate_review(body)
+            reply = await self.admission.answer(body, endpoint)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", b"%d" % len(reply.body)),

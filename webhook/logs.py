@@ -65,7 +65,7 @@ class _Direct:
             self.handler is not None
             and not DECISIONS.handlers
             and DECISIONS.propagate
-            and logging.getLogger().handlers == self.handlers
+            and logging.root.handlers == self.handlers
         )
 
 
@@ -144,10 +144,44 @@ def log_decision(
     patched: Sequence[str] = (),
 ) -> None:
     """One line per decision; `failed` names policy, rule and mode of every failed rule."""
+    write_decision(
+        uid,
+        endpoint,
+        kind,
+        namespace,
+        name,
+        operation,
+        user,
+        verdict,
+        list(failed),
+        list(audit),
+        duration,
+        dry_run,
+        list(patched) if patched else None,
+    )
+
+
+def write_decision(
+    uid: str,
+    endpoint: str,
+    kind: str,
+    namespace: str,
+    name: str,
+    operation: str,
+    user: str,
+    verdict: str,
+    failed: list[Mapping[str, str]],
+    audit: list[str],
+    duration: float,
+    dry_run: bool,
+    patched: list[str] | None,
+) -> None:
+    """`log_decision` with the fields in line order, taking over the lists it is given
+    (`patched` None when nothing was patched): the admission flow calls it per request."""
     if not DECISIONS.isEnabledFor(logging.INFO):
         return
     handler = _direct.handler
-    if handler is not None and _direct.writes() and handler.level <= logging.INFO:
+    if handler is not None and handler.level <= logging.INFO and _direct.writes():
         # Positional: a Struct built from keywords costs several times more.
         line = DecisionLine(
             _clock.now(),
@@ -162,11 +196,11 @@ def log_decision(
             operation,
             user,
             verdict,
-            list(failed),
-            list(audit),
+            failed,
+            audit,
             round(duration * 1000, 3),
             dry_run,
-            list(patched) if patched else None,
+            patched,
         )
         handler.queue(_encoder.encode(line) + b"\n")
         return
@@ -179,13 +213,13 @@ def log_decision(
         "operation": operation,
         "user": user,
         "verdict": verdict,
-        "failed": list(failed),
-        "audit": list(audit),
+        "failed": failed,
+        "audit": audit,
         "duration_ms": round(duration * 1000, 3),
         "dry_run": dry_run,
     }
     if patched:
-        fields["patched"] = list(patched)
+        fields["patched"] = patched
     DECISIONS.info("decision", extra={"fields": fields})
 
 
