@@ -69,8 +69,10 @@ class Waiver:
         )
 
 
-class Finding(msgspec.Struct, frozen=True):
-    """One rule's result on one object (a failed rule yields one finding per violation)."""
+class Finding(msgspec.Struct, frozen=True, cache_hash=True):
+    """One rule's result on one object (a failed rule yields one finding per violation).
+    Its hash is kept: the shared PASS and SKIP findings are hashed in every request's count
+    of rule results."""
 
     policy: str
     rule: str

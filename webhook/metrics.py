@@ -8,7 +8,6 @@ every worker's /metrics shows the sum over all workers.
 from __future__ import annotations
 
 import bisect
-import collections
 import contextlib
 import functools
 import math
@@ -234,7 +233,9 @@ class Metrics:
         )
         self._request_values: dict[tuple[str, str, str, str], Value] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
-        self._pending_rules: collections.Counter[Finding] = collections.Counter()
+        # The findings of each request, as a tuple, with how many requests had just those.
+        self._pending_rules: dict[tuple[Finding, ...], int] = {}
+        self._pending_size = 0  # findings in the distinct tuples held
         self._latency_values: dict[str, tuple[Value, Sequence[Value]]] = {}
         # The latency buckets' upper bounds with +Inf: an observation goes to the first bound
         # it does not exceed, as Histogram.observe finds it.
@@ -261,14 +262,22 @@ class Metrics:
         buckets[bisect.bisect_left(self._latency_bounds, seconds)].inc(1)
 
     def observe_findings(self, findings: Sequence[Finding]) -> None:
-        """Count rule results: by finding (hashed in C; the PASS and SKIP findings of a rule
-        are the same in every request), added to the counters by `flush` (at every scrape,
-        periodically when workers share metrics, and past PENDING_FINDINGS distinct ones); a
-        request has one result per rule, and a counter increment per result costs more than
-        the rest of the request's bookkeeping together."""
+        """Count rule results: by the tuple of a request's findings, added to the counters by
+        `flush` (at every scrape, periodically when workers share metrics, and past
+        PENDING_FINDINGS findings in distinct tuples); a request has one result per rule, and
+        a counter increment per result costs more than the rest of the request's bookkeeping
+        together. The PASS and SKIP findings of a rule are the same objects in every request
+        and keep their hash, so requests with the same results make equal tuples, found with
+        one lookup."""
+        key = tuple(findings)
         pending = self._pending_rules
-        pending.update(findings)
-        if len(pending) > PENDING_FINDINGS:
+        count = pending.get(key)
+        if count is not None:
+            pending[key] = count + 1
+            return
+        pending[key] = 1
+        self._pending_size += len(key)
+        if self._pending_size > PENDING_FINDINGS:
             self.flush()
 
     def observe_break_glass(self, overridden: Sequence[Finding]) -> None:
@@ -287,11 +296,13 @@ class Metrics:
 
     def flush(self) -> None:
         """Add the rule results counted since the last flush to their counters."""
-        pending, self._pending_rules = self._pending_rules, collections.Counter()
+        pending, self._pending_rules = self._pending_rules, {}
+        self._pending_size = 0
         counts: dict[tuple[str, str, str, str], int] = {}
-        for finding, count in pending.items():
-            key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
-            counts[key] = counts.get(key, 0) + count
+        for findings, requests in pending.items():
+            for finding in findings:
+                key = (finding.policy, finding.rule, finding.mode.value, finding.result.value)
+                counts[key] = counts.get(key, 0) + requests
         children = self._rule_children
         for key, count in counts.items():
             child = children.get(key)
