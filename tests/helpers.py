@@ -89,6 +89,6 @@ def request(
         name=metadata.get("name", ""),
         namespace=metadata.get("namespace", ""),
         userInfo=UserInfo(username=user, groups=groups or ["system:authenticated"]),
-        object=obj,
+        new_object=obj,
     )
     return with_old_object(request, old)

@@ -50,7 +50,7 @@ def test_markers_and_ownership_take_any_shape(old: dict[str, Any], new: dict[str
     markers = MarkerSet()
     assert all(str(source) for source in markers.sources(new, IDENTITY))
     assert isinstance(markers.values(new), dict)
-    request = with_old_object(msgspec.structs.replace(review("kubectl-edit"), object=new), old)
+    request = with_old_object(msgspec.structs.replace(review("kubectl-edit"), new_object=new), old)
     for violation in ownership_violations(
         request, obj=new, group="apps", kind="Deployment", markers=markers, skip=SERVER_FIELD_SET
     ):

@@ -73,7 +73,7 @@ def less_managed_fields(obj: JSONObject | None) -> JSONObject | None:
 
 def fields(request: AdmissionRequest) -> JSONObject:
     found = msgspec.structs.asdict(request)
-    found.pop("object")
+    found.pop("new_object")
     return found
 
 
@@ -111,7 +111,7 @@ def assert_same_as_full(body: bytes) -> None:
         return
     assert isinstance(skimmed, AdmissionReview), skimmed
     assert (skimmed.apiVersion, skimmed.kind) == (full.apiVersion, full.kind)
-    assert type(skimmed.request) is AdmissionRequest
+    assert isinstance(skimmed.request, AdmissionRequest)
     assert fields(skimmed.request) == fields(full.request)
     obj = skimmed.request.object
     metadata = obj.get("metadata") if obj is not None else None

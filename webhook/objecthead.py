@@ -12,7 +12,7 @@ API server, which decoded the object itself).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, final
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -40,6 +40,7 @@ class ObjectMeta(msgspec.Struct, forbid_unknown_fields=True):
     managedFields: msgspec.Raw | UnsetType = UNSET
 
 
+@final
 class ObjectHead(msgspec.Struct, forbid_unknown_fields=True):
     """The top-level keys of the built-in kinds (TypeMeta, metadata, spec and status, and those
     of the kinds without a spec), every value but metadata as decoded in full."""
@@ -102,18 +103,24 @@ _META_KEYS = ObjectMeta.__struct_fields__[:-1]  # all but managedFields, the las
 _values = msgspec.structs.astuple
 
 
-def without_managed_fields(head: ObjectHead) -> JSONObject | None:
-    """The object as a full decode gives it, less `metadata.managedFields`; None when the
-    skipped value is not ASCII (it may hold a string that is not UTF-8: decode in full)."""
+def skippable(head: ObjectHead) -> bool:
+    """Whether the skipped managedFields may stay skipped: a value that is not ASCII may hold
+    a string that is not UTF-8 (the object is then decoded in full, which tells)."""
+    metadata = head.metadata
+    if metadata is UNSET:
+        return True
+    managed = metadata.managedFields
+    return managed is UNSET or bytes(managed).isascii()
+
+
+def without_managed_fields(head: ObjectHead) -> JSONObject:
+    """The object as a full decode gives it, less `metadata.managedFields`."""
     values = _values(head)
     keys = _COMMON_KEYS if values[_COMMON:].count(UNSET) == _RARE else _KEYS
     # zip stops at the common keys when no other key is set
     obj = {key: value for key, value in zip(keys, values, strict=False) if value is not UNSET}
     metadata = head.metadata
     if metadata is not UNSET:
-        managed = metadata.managedFields
-        if managed is not UNSET and not bytes(managed).isascii():
-            return None
         fields = zip(_META_KEYS, _values(metadata), strict=False)  # managedFields left out
         obj["metadata"] = {key: value for key, value in fields if value is not UNSET}
     return obj

@@ -2,7 +2,8 @@
 
 The body is decoded once, with msgspec, into typed structures; the Kubernetes objects inside
 stay plain JSON values and get their typed views in `workload`. When no rule can read the
-object's `metadata.managedFields`, the decode skips that value (see `objecthead`).
+object's `metadata.managedFields`, the decode skips that value (see `objecthead`) and the
+object's dict is built on first read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import msgspec
 
 from webhook.errors import ReviewError
-from webhook.objecthead import ObjectHead, without_managed_fields
+from webhook.objecthead import ObjectHead, skippable, without_managed_fields
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -50,6 +51,8 @@ _object_decoder = msgspec.json.Decoder(dict[str, Any])
 class AdmissionRequest(msgspec.Struct, frozen=True, dict=True):
     """The `request` of an AdmissionReview: what is being admitted and by whom.
 
+    `object` is read from `new_object`: the object itself, or its head as the skimming decode
+    left it (its dict built on first read: requests no rule evaluates never build it).
     `oldObject` stays raw JSON until first read (most rules never read it); a request built in
     code gets it with `with_old_object`.
     """
@@ -65,10 +68,18 @@ class AdmissionRequest(msgspec.Struct, frozen=True, dict=True):
     name: str = ""
     namespace: str = ""
     userInfo: UserInfo = UserInfo()
-    object: JSONObject | None = None
+    new_object: ObjectHead | JSONObject | None = msgspec.field(default=None, name="object")
     old_json: msgspec.Raw = msgspec.field(default=_NO_JSON, name="oldObject")
     dryRun: bool = False
     options: JSONObject | None = None
+
+    @functools.cached_property
+    def object(self) -> JSONObject | None:
+        """The new object (None for DELETE and CONNECT), built from its head on first read."""
+        new = self.new_object
+        if type(new) is ObjectHead:
+            return without_managed_fields(new)
+        return new
 
     @functools.cached_property
     def oldObject(self) -> JSONObject | None:
@@ -110,19 +121,27 @@ class AdmissionReview(msgspec.Struct, frozen=True):
     request: AdmissionRequest
 
 
+class _DecodedRequest(AdmissionRequest, frozen=True, dict=True):
+    """An AdmissionRequest whose object is decoded in full."""
+
+    new_object: JSONObject | None = msgspec.field(default=None, name="object")
+
+
+class _DecodedReview(AdmissionReview, frozen=True):
+    request: _DecodedRequest
+
+
 class _SkimmedRequest(AdmissionRequest, frozen=True, dict=True):
     """An AdmissionRequest whose object is decoded into an ObjectHead (managedFields raw)."""
 
-    object: ObjectHead | None = None  # type: ignore[assignment]
+    new_object: ObjectHead | None = msgspec.field(default=None, name="object")
 
 
-class _SkimmedReview(msgspec.Struct, frozen=True):
-    apiVersion: str
-    kind: str
+class _SkimmedReview(AdmissionReview, frozen=True):
     request: _SkimmedRequest
 
 
-_review_decoder = msgspec.json.Decoder(AdmissionReview)
+_review_decoder = msgspec.json.Decoder(_DecodedReview)
 _skimmed_decoder = msgspec.json.Decoder(_SkimmedReview)
 _json_encoder = msgspec.json.Encoder()
 
@@ -149,46 +168,25 @@ def decode_review(body: bytes, *, managed_fields: bool = True) -> AdmissionRevie
         raise ReviewError("request.uid is empty")
     _check_old_json(request.old_json)
     if request.operation == "DELETE":
-        if request.old_json == _NO_JSON and request.object is None:
+        if request.old_json == _NO_JSON and request.new_object is None:
             raise ReviewError("a DELETE request carries neither object nor oldObject")
-    elif request.operation != "CONNECT" and request.object is None:
+    elif request.operation != "CONNECT" and request.new_object is None:
         raise ReviewError(f"a {request.operation} request has no object")
     return review
 
 
 def _skimmed(body: bytes) -> AdmissionReview | None:
-    """The review with its object less managedFields; None when the body is to be decoded in
-    full (an object with other keys, a managedFields value that is not ASCII, or any error:
-    the full decode tells which)."""
+    """The review with its object's head (managedFields raw); None when the body is to be
+    decoded in full (an object with other keys, a managedFields value that is not ASCII, or
+    any error: the full decode tells which)."""
     try:
-        skimmed = _skimmed_decoder.decode(body)
+        review = _skimmed_decoder.decode(body)
     except Exception:  # the full decode raises (or not) as it always does
         return None
-    head = skimmed.request.object
-    obj = None
-    if head is not None:
-        obj = without_managed_fields(head)
-        if obj is None:
-            return None
-    found = skimmed.request
-    request = AdmissionRequest(
-        uid=found.uid,
-        kind=found.kind,
-        operation=found.operation,
-        resource=found.resource,
-        subResource=found.subResource,
-        requestKind=found.requestKind,
-        requestResource=found.requestResource,
-        requestSubResource=found.requestSubResource,
-        name=found.name,
-        namespace=found.namespace,
-        userInfo=found.userInfo,
-        object=obj,
-        old_json=found.old_json,
-        dryRun=found.dryRun,
-        options=found.options,
-    )
-    return AdmissionReview(skimmed.apiVersion, skimmed.kind, request)
+    head = review.request.new_object
+    if head is not None and not skippable(head):
+        return None
+    return review
 
 
 def _decoded(body: bytes) -> AdmissionReview:
@@ -282,7 +280,7 @@ def request_for_manifest(manifest: JSONObject, *, operation: str = "CREATE") -> 
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),
         userInfo=UserInfo(username="policy-webhook:check"),
-        object=manifest,
+        new_object=manifest,
     )
 
 

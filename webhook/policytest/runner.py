@@ -147,7 +147,7 @@ def build_request(case: LoadedCase) -> tuple[AdmissionRequest, bool]:
     old = spec.oldObject
     if operation == "DELETE":
         new, old = None, case.object
-    request = structs.replace(request, uid=CASE_UID, userInfo=user, object=new)
+    request = structs.replace(request, uid=CASE_UID, userInfo=user, new_object=new)
     request = with_old_object(request, old)
     return request, offline
 
