@@ -92,6 +92,10 @@ class PodView(msgspec.Struct, frozen=True):  # a Struct, as Container
     spec_path: str
     containers: tuple[Container, ...]
     security_context: JSONObject  # `spec.securityContext` when it is an object, else empty
+    # `spec.os.name: windows`: Linux-only fields are invalid there (restricted skips them).
+    windows: bool
+    # `spec.hostUsers: false`: container root is not host root (which relaxes some controls).
+    user_namespace: bool
 
     def field_path(self, *keys: str) -> str:
         return f"{self.spec_path}/{pointer_tail(keys)}" if keys else self.spec_path
@@ -149,6 +153,8 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         spec_path=spec_path,
         containers=tuple(containers),
         security_context=_object_at(spec, "securityContext"),
+        windows=_object_at(spec, "os").get("name") == "windows",
+        user_namespace=spec.get("hostUsers") is False,
     )
 
 

@@ -13,7 +13,6 @@ from webhook.checks.pod_security_common import (
     child,
     container_violation,
     definition,
-    in_user_namespace,
     items,
     one_of,
     pod_violation,
@@ -167,7 +166,7 @@ def se_linux_options(pod: PodView) -> list[Violation]:
 
 def proc_mount(pod: PodView) -> list[Violation]:
     """Baseline relaxes procMount for pods in a user namespace (`hostUsers: false`)."""
-    if in_user_namespace(pod):
+    if pod.user_namespace:
         return []
     return unmasked_proc_mounts(
         pod, fix="remove it or set Default (or run the pod with hostUsers: false)"

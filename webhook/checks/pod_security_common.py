@@ -40,17 +40,6 @@ def items(node: JSONObject, key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def is_windows(pod: PodView) -> bool:
-    """`spec.os.name: windows`: Linux-only fields are invalid there, so restricted skips them."""
-    system = pod.spec.get("os")
-    return isinstance(system, dict) and system.get("name") == "windows"
-
-
-def in_user_namespace(pod: PodView) -> bool:
-    """`spec.hostUsers: false`: container root is not host root, which relaxes some controls."""
-    return pod.spec.get("hostUsers") is False
-
-
 def show(value: Any) -> str:
     """A field value as JSON, the way it reads in a manifest."""
     try:

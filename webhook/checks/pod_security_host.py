@@ -6,6 +6,8 @@ hosts and Windows HostProcess, each mirroring pod-security-admission's check of 
 
 from __future__ import annotations
 
+from typing import Any
+
 from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
@@ -23,39 +25,50 @@ LIFECYCLE_HANDLERS = ("postStart", "preStop")
 HOST_ACTIONS = ("httpGet", "tcpSocket")
 
 
+# Loops rather than comprehensions in these controls: a comprehension costs a call of its
+# own, more than the loop over a few containers that finds nothing.
 def host_namespaces(pod: PodView) -> list[Violation]:
-    return [
-        pod_violation(
-            pod.field_path(key), f"shares a host namespace ({key}: true)", "remove it or set false"
-        )
-        for key in HOST_NAMESPACES
-        if pod.spec.get(key) is True
-    ]
+    violations = []
+    for key in HOST_NAMESPACES:
+        if pod.spec.get(key) is True:
+            violations.append(
+                pod_violation(
+                    pod.field_path(key),
+                    f"shares a host namespace ({key}: true)",
+                    "remove it or set false",
+                )
+            )
+    return violations
 
 
 def privileged(pod: PodView) -> list[Violation]:
-    return [
-        container_violation(
-            container,
-            container.field_path("securityContext", "privileged"),
-            "runs privileged (securityContext.privileged: true)",
-            "remove it or set false",
-        )
-        for container in pod.containers
-        if container.security_context.get("privileged") is True
-    ]
+    violations = []
+    for container in pod.containers:
+        if container.security_context.get("privileged") is True:
+            violations.append(
+                container_violation(
+                    container,
+                    container.field_path("securityContext", "privileged"),
+                    "runs privileged (securityContext.privileged: true)",
+                    "remove it or set false",
+                )
+            )
+    return violations
 
 
 def host_path_volumes(pod: PodView) -> list[Violation]:
-    return [
-        pod_violation(
-            pod.field_path("volumes", str(index), "hostPath"),
-            f"mounts a hostPath volume {show(volume.get('name'))}",
-            "use another volume type (emptyDir, configMap, secret, a persistentVolumeClaim, ...)",
-        )
-        for index, volume in enumerate(items(pod.spec, "volumes"))
-        if isinstance(volume, dict) and volume.get("hostPath") is not None
-    ]
+    violations = []
+    for index, volume in enumerate(items(pod.spec, "volumes")):
+        if isinstance(volume, dict) and volume.get("hostPath") is not None:
+            violations.append(
+                pod_violation(
+                    pod.field_path("volumes", str(index), "hostPath"),
+                    f"mounts a hostPath volume {show(volume.get('name'))}",
+                    "use another volume type (emptyDir, configMap, secret, a "
+                    "persistentVolumeClaim, ...)",
+                )
+            )
+    return violations
 
 
 def host_ports(pod: PodView) -> list[Violation]:
@@ -64,18 +77,31 @@ def host_ports(pod: PodView) -> list[Violation]:
         ports = container.spec.get("ports")
         if not isinstance(ports, list):
             continue
-        for index, port in enumerate(ports):
-            host_port = port.get("hostPort") if isinstance(port, dict) else None
-            if host_port is not None and host_port != 0:
-                violations.append(
-                    container_violation(
-                        container,
-                        container.field_path("ports", str(index), "hostPort"),
-                        f"uses hostPort {show(host_port)}",
-                        "remove it or set 0 (reach the pod through a Service)",
-                    )
-                )
+        # Each port is looked at without its index; a container that sets a hostPort is
+        # walked again to name each one (inline: this runs for every port of every request).
+        for port in ports:
+            if isinstance(port, dict) and "hostPort" in port and _sets_host_port(port):
+                violations.extend(_host_port_violations(container, ports))
+                break
     return violations
+
+
+def _sets_host_port(port: JSONObject) -> bool:
+    host_port = port.get("hostPort")
+    return host_port is not None and host_port != 0
+
+
+def _host_port_violations(container: Container, ports: list[Any]) -> list[Violation]:
+    return [
+        container_violation(
+            container,
+            container.field_path("ports", str(index), "hostPort"),
+            f"uses hostPort {show(port['hostPort'])}",
+            "remove it or set 0 (reach the pod through a Service)",
+        )
+        for index, port in enumerate(ports)
+        if isinstance(port, dict) and _sets_host_port(port)
+    ]
 
 
 def windows_host_process(pod: PodView) -> list[Violation]:

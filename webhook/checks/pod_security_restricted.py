@@ -10,8 +10,6 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
     definition,
-    in_user_namespace,
-    is_windows,
     items,
     one_of,
     pod_violation,
@@ -95,7 +93,7 @@ def _restricted_volume(pod: PodView, index: int, volume: JSONObject) -> list[Vio
 
 
 def allow_privilege_escalation(pod: PodView) -> list[Violation]:
-    if is_windows(pod):
+    if pod.windows:
         return []
     violations = []
     for container in pod.containers:
@@ -115,7 +113,7 @@ def allow_privilege_escalation(pod: PodView) -> list[Violation]:
 
 def run_as_non_root(pod: PodView) -> list[Violation]:
     """runAsNonRoot: true at pod or container level; skipped for `hostUsers: false` pods."""
-    if in_user_namespace(pod):
+    if pod.user_namespace:
         return []
     violations = []
     pod_value = pod.security_context.get("runAsNonRoot")
@@ -156,7 +154,7 @@ def _is_root(value: object) -> bool:
 
 def run_as_user(pod: PodView) -> list[Violation]:
     """runAsUser is never 0 (unset is allowed); skipped for `hostUsers: false` pods."""
-    if in_user_namespace(pod):
+    if pod.user_namespace:
         return []
     fix = "set a non-zero user id or remove it"
     violations = []
@@ -183,7 +181,7 @@ def run_as_user(pod: PodView) -> list[Violation]:
 
 def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
     """A seccomp profile of type RuntimeDefault or Localhost for every container, or the pod."""
-    if is_windows(pod):
+    if pod.windows:
         return []
     violations = []
     pod_profile = pod.security_context.get("seccompProfile")
@@ -226,7 +224,7 @@ def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
 
 def capabilities_restricted(pod: PodView) -> list[Violation]:
     """Drop ALL capabilities and add none but NET_BIND_SERVICE."""
-    if is_windows(pod):
+    if pod.windows:
         return []
     violations = []
     for container in pod.containers:
