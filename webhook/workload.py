@@ -126,7 +126,11 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     spec = node.get("spec")
     if not isinstance(spec, dict):
         return None
-    metadata = node.get("metadata")
+    metadata, pod_security, system = (
+        node.get("metadata"),
+        spec.get("securityContext"),
+        spec.get("os"),
+    )
     containers = []
     for list_name in CONTAINER_LISTS:
         entries = spec.get(list_name)
@@ -152,12 +156,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         metadata_path=metadata_path,
         spec_path=spec_path,
         containers=tuple(containers),
-        security_context=_object_at(spec, "securityContext"),
-        windows=_object_at(spec, "os").get("name") == "windows",
+        security_context=pod_security if isinstance(pod_security, dict) else _EMPTY,
+        windows=isinstance(system, dict) and system.get("name") == "windows",
         user_namespace=spec.get("hostUsers") is False,
     )
-
-
-def _object_at(node: JSONObject, key: str) -> JSONObject:
-    value = node.get(key)
-    return value if isinstance(value, dict) else _EMPTY
