@@ -97,9 +97,7 @@ class ObjectHead(msgspec.Struct, forbid_unknown_fields=True):
 
 _KEYS = ObjectHead.__struct_fields__
 _COMMON = 5  # kind, apiVersion, metadata, spec, status: most objects have no other key
-_COMMON_KEYS = _KEYS[:_COMMON]
 _RARE = len(_KEYS) - _COMMON
-_META_KEYS = ObjectMeta.__struct_fields__[:-1]  # all but managedFields, the last
 _values = msgspec.structs.astuple
 
 
@@ -114,13 +112,78 @@ def skippable(head: ObjectHead) -> bool:
 
 
 def without_managed_fields(head: ObjectHead) -> JSONObject:
-    """The object as a full decode gives it, less `metadata.managedFields`."""
+    """The object as a full decode gives it, less `metadata.managedFields`.
+
+    This runs for every request evaluated: the keys are copied one by one, which costs about
+    half the instructions of comprehensions over `zip` (a function call and a loop per key).
+    """
     values = _values(head)
-    keys = _COMMON_KEYS if values[_COMMON:].count(UNSET) == _RARE else _KEYS
-    # zip stops at the common keys when no other key is set
-    obj = {key: value for key, value in zip(keys, values, strict=False) if value is not UNSET}
-    metadata = head.metadata
+    if values[_COMMON:].count(UNSET) != _RARE:  # a key other than the common ones
+        obj = {key: value for key, value in zip(_KEYS, values, strict=True) if value is not UNSET}
+        if head.metadata is not UNSET:
+            obj["metadata"] = _metadata(head.metadata)
+        return obj
+    kind, api_version, metadata, spec, status = values[:_COMMON]
+    obj = {}
+    if kind is not UNSET:
+        obj["kind"] = kind
+    if api_version is not UNSET:
+        obj["apiVersion"] = api_version
     if metadata is not UNSET:
-        fields = zip(_META_KEYS, _values(metadata), strict=False)  # managedFields left out
-        obj["metadata"] = {key: value for key, value in fields if value is not UNSET}
+        obj["metadata"] = _metadata(metadata)
+    if spec is not UNSET:
+        obj["spec"] = spec
+    if status is not UNSET:
+        obj["status"] = status
     return obj
+
+
+def _metadata(metadata: ObjectMeta) -> JSONObject:
+    """metadata as a dict, in the keys' order, without managedFields."""
+    (
+        name,
+        generate_name,
+        namespace,
+        self_link,
+        uid,
+        resource_version,
+        generation,
+        creation_timestamp,
+        deletion_timestamp,
+        deletion_grace_period_seconds,
+        labels,
+        annotations,
+        owner_references,
+        finalizers,
+        _,  # managedFields
+    ) = _values(metadata)
+    meta: JSONObject = {}
+    if name is not UNSET:
+        meta["name"] = name
+    if generate_name is not UNSET:
+        meta["generateName"] = generate_name
+    if namespace is not UNSET:
+        meta["namespace"] = namespace
+    if self_link is not UNSET:
+        meta["selfLink"] = self_link
+    if uid is not UNSET:
+        meta["uid"] = uid
+    if resource_version is not UNSET:
+        meta["resourceVersion"] = resource_version
+    if generation is not UNSET:
+        meta["generation"] = generation
+    if creation_timestamp is not UNSET:
+        meta["creationTimestamp"] = creation_timestamp
+    if deletion_timestamp is not UNSET:
+        meta["deletionTimestamp"] = deletion_timestamp
+    if deletion_grace_period_seconds is not UNSET:
+        meta["deletionGracePeriodSeconds"] = deletion_grace_period_seconds
+    if labels is not UNSET:
+        meta["labels"] = labels
+    if annotations is not UNSET:
+        meta["annotations"] = annotations
+    if owner_references is not UNSET:
+        meta["ownerReferences"] = owner_references
+    if finalizers is not UNSET:
+        meta["finalizers"] = finalizers
+    return meta
