@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from webhook.findings import Finding
+from webhook.metricfiles import SharedValues
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
@@ -53,11 +54,14 @@ def shared_metrics(*, enabled: bool) -> Iterator[None]:
         return
     directory = tempfile.mkdtemp(prefix="policy-webhook-metrics-")
     os.environ[MULTIPROCESS_VARIABLE] = directory
-    values.ValueClass = values.MultiProcessValue(process_id())  # type: ignore[no-untyped-call]
+    shared = SharedValues(directory, process_id())
+    values.ValueClass = shared
     try:
         yield
     finally:
         values.ValueClass = values.MutexValue
+        with shared.lock:
+            shared.close()
         os.environ.pop(MULTIPROCESS_VARIABLE, None)
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -1,0 +1,78 @@
+"""Shared metric values: written in prometheus_client's multiprocess format, so its collector
+reads from our files what it reads from the files of its own MultiProcessValue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
+from prometheus_client.exposition import generate_latest
+
+from webhook.metricfiles import SharedValues
+from webhook.metrics import MULTIPROCESS_VARIABLE, process_id
+
+
+def record(registry: CollectorRegistry) -> None:
+    """Every kind of update the webhook makes, on every kind of metric it has."""
+    counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
+    counter.labels("allowed").inc()
+    counter.labels("allowed").inc(2.5)
+    counter.labels("denied").inc()
+    gauge = Gauge("loaded", "Loaded.", registry=registry, multiprocess_mode="livemax")
+    gauge.set(7)
+    gauge.inc(2)
+    oldest = Gauge("oldest", "Oldest.", registry=registry, multiprocess_mode="livemin")
+    oldest.set(1234.5)
+    histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
+    for seconds in (0.05, 0.1, 0.5, 3.0):
+        histogram.observe(seconds)
+
+
+def scrape(directory: Path, value_class: Callable[..., Any]) -> bytes:
+    """What prometheus_client's collector reads after `record` with `value_class`."""
+    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+    values.ValueClass = value_class
+    try:
+        record(CollectorRegistry())
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    finally:
+        values.ValueClass = values.MutexValue
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+
+
+def test_the_files_read_as_prometheus_clients_own(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+    shared = SharedValues(str(ours), process_id())
+    try:
+        text = scrape(ours, shared)
+    finally:
+        shared.close()
+    reference = scrape(theirs, values.MultiProcessValue(process_id()))  # type: ignore[no-untyped-call]
+    assert text == reference
+    assert b'answers_total{verdict="allowed"} 3.5' in text
+    assert sorted(path.name for path in ours.iterdir()) == sorted(
+        path.name for path in theirs.iterdir()
+    )
+
+
+@pytest.mark.parametrize("kind", ["counter", "gauge"])
+def test_a_value_reads_what_its_process_wrote_before(tmp_path: Path, kind: str) -> None:
+    """A value made again in the same process (a new app) starts from the file's number."""
+    shared = SharedValues(str(tmp_path), process_id())
+    try:
+        first = shared(kind, "m", "m", (), (), "M.", multiprocess_mode="livemax")
+        first.inc(4)
+        again = shared(kind, "m", "m", (), (), "M.", multiprocess_mode="livemax")
+        assert again.get() == 4
+        again.set(9)
+        assert shared(kind, "m", "m", (), (), "M.", multiprocess_mode="livemax").get() == 9
+    finally:
+        shared.close()
