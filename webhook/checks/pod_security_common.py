@@ -34,10 +34,10 @@ def child(node: JSONObject, key: str) -> JSONObject:
     return value if isinstance(value, dict) else _EMPTY
 
 
-def items(node: JSONObject, key: str) -> list[Any]:
-    """`node[key]` when it is a list, else an empty one."""
+def items(node: JSONObject, key: str) -> Sequence[Any]:
+    """`node[key]` when it is a list, else an empty sequence."""
     value = node.get(key)
-    return value if isinstance(value, list) else []
+    return value if isinstance(value, list) else ()
 
 
 def show(value: Any) -> str:

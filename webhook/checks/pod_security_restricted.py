@@ -54,6 +54,7 @@ RESTRICTED_VOLUMES = (
     "storageos",
 )
 SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
+_EMPTY: JSONObject = {}  # what a missing capabilities object reads as; never written to
 RESTRICTED_ADD_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 
 _ALLOWED = frozenset(ALLOWED_VOLUMES)
@@ -158,7 +159,8 @@ def run_as_user(pod: PodView) -> list[Violation]:
         return []
     fix = "set a non-zero user id or remove it"
     violations = []
-    if _is_root(pod.security_context.get("runAsUser")):
+    pod_user = pod.security_context.get("runAsUser")
+    if pod_user == 0 and _is_root(pod_user):  # `== 0` first, as for the containers below
         violations.append(
             pod_violation(
                 pod.field_path("securityContext", "runAsUser"), "runs as root (runAsUser: 0)", fix
@@ -230,7 +232,7 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
     for container in pod.containers:
         capabilities = container.security_context.get("capabilities")
         if not isinstance(capabilities, dict):
-            capabilities = {}
+            capabilities = _EMPTY
         dropped = capabilities.get("drop")
         if not (isinstance(dropped, list) and "ALL" in dropped):
             violations.append(
