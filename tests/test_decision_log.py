@@ -59,11 +59,11 @@ def test_the_direct_line_equals_the_formatted_one(
 ) -> None:
     stream = configured()
     assert logs._direct.writes()
-    logs.log_decision(**FIELDS, patched=patched)  # type: ignore[arg-type]
+    logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
     extra = logging.NullHandler()  # a second handler: records go through the formatter
     logging.getLogger().addHandler(extra)
     assert not logs._direct.writes()
-    logs.log_decision(**FIELDS, patched=patched)  # type: ignore[arg-type]
+    logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
     logging.getLogger().removeHandler(extra)
     direct, formatted = lines(stream)
     assert direct.pop("time") and formatted.pop("time")

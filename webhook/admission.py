@@ -21,7 +21,7 @@ import msgspec
 from webhook.decision import Decision, decide
 from webhook.errors import ReviewError
 from webhook.findings import Finding
-from webhook.logs import write_decision
+from webhook.logs import log_decision
 from webhook.metrics import Metrics
 from webhook.mutation import mutable
 from webhook.namespaces import NamespaceSource, is_namespace
@@ -309,7 +309,7 @@ class Admission:
                 failed = failed_rules(decision)
             if decision.audit_annotations:
                 audits = list(decision.audit_annotations.values())
-        write_decision(
+        log_decision(
             request.uid,
             endpoint,
             kind,

@@ -13,7 +13,7 @@ import datetime
 import logging
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -128,40 +128,6 @@ def configure(level: str) -> None:
 
 
 def log_decision(
-    *,
-    uid: str,
-    endpoint: str,
-    kind: str,
-    namespace: str,
-    name: str,
-    operation: str,
-    user: str,
-    verdict: str,
-    failed: Sequence[Mapping[str, str]],
-    audit: Sequence[str],
-    duration: float,
-    dry_run: bool,
-    patched: Sequence[str] = (),
-) -> None:
-    """One line per decision; `failed` names policy, rule and mode of every failed rule."""
-    write_decision(
-        uid,
-        endpoint,
-        kind,
-        namespace,
-        name,
-        operation,
-        user,
-        verdict,
-        list(failed),
-        list(audit),
-        duration,
-        dry_run,
-        list(patched) if patched else None,
-    )
-
-
-def write_decision(
     uid: str,
     endpoint: str,
     kind: str,
@@ -174,10 +140,10 @@ def write_decision(
     audit: list[str],
     duration: float,
     dry_run: bool,
-    patched: list[str] | None,
+    patched: list[str] | None = None,
 ) -> None:
-    """`log_decision` with the fields in line order, taking over the lists it is given
-    (`patched` None when nothing was patched): the admission flow calls it per request."""
+    """One line per decision, its fields in line order; `failed` names policy, rule and mode
+    of every failed rule; the lists are taken over (`patched` None when nothing was patched)."""
     if not DECISIONS.isEnabledFor(logging.INFO):
         return
     handler = _direct.handler
