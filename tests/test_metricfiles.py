@@ -4,6 +4,8 @@ reads from our files what it reads from the files of its own MultiProcessValue."
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,4 +77,40 @@ def test_a_value_reads_what_its_process_wrote_before(tmp_path: Path, kind: str) 
         again.set(9)
         assert shared(kind, "m", "m", (), (), "M.", multiprocess_mode="livemax").get() == 9
     finally:
+        shared.close()
+
+
+def test_a_child_forked_while_another_thread_updates_can_update(tmp_path: Path) -> None:
+    """The lock is held by another thread of the parent when it forks: the child's own
+    updates still go through (with the parent's lock it would wait for ever)."""
+    shared = SharedValues(str(tmp_path), process_id())
+    value = shared("counter", "m", "m", (), (), "M.")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with shared.lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child's exit code tells)
+            try:
+                signal.alarm(10)  # a child waiting for ever ends by SIGALRM: the test fails
+                value.inc(5)
+                os._exit(0 if value.get() == 5 else 1)
+            finally:
+                os._exit(2)
+        release.set()
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            [f"counter_{os.getpid()}.db", f"counter_{child}.db"]
+        )
+    finally:
+        release.set()
+        holder.join()
         shared.close()

@@ -45,16 +45,22 @@ class SharedValues:
     def __init__(self, directory: str, pid: Callable[[], int]) -> None:
         self.directory = directory
         self.pid = pid
-        self.lock = threading.Lock()  # one for all: values share their files
-        # Bound once: cheaper than `with lock` on every update.
-        self.acquire = self.lock.acquire
-        self.release = self.lock.release
+        self._new_lock()
         self.forks = 0  # forks into this process, so far
         self._files: dict[str, _File] = {}
         self._files_forks = 0  # `forks` when the files were opened
         os.register_at_fork(after_in_child=self._forked)
 
+    def _new_lock(self) -> None:
+        self.lock = threading.Lock()  # one for all: values share their files
+        # Bound once: cheaper than `with lock` on every update.
+        self.acquire = self.lock.acquire
+        self.release = self.lock.release
+
     def _forked(self) -> None:
+        # Another thread of the parent may have held the lock at the fork: in the child it
+        # would stay held for ever.
+        self._new_lock()
         self.forks += 1
 
     def __call__(
