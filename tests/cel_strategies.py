@@ -73,9 +73,10 @@ def conditions(draw: st.DrawFn, loop: str | None = None) -> str:
 
 
 @st.composite
-def expressions(draw: st.DrawFn) -> str:
-    """Up to three conditions joined by && and ||, some negated."""
-    parts = draw(st.lists(conditions(), min_size=1, max_size=3))
+def expressions(draw: st.DrawFn, condition: st.SearchStrategy[str] | None = None) -> str:
+    """Up to three conditions (of `condition`, default `conditions()`) joined by && and ||,
+    some negated."""
+    parts = draw(st.lists(conditions() if condition is None else condition, min_size=1, max_size=3))
     text = parts[0]
     for part in parts[1:]:
         joiner = draw(st.sampled_from([" && ", " || "]))

@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.asgi_client import call
 from tests.conftest import REPOSITORY
 from tests.helpers import pod_spec, wrap
 from tests.reviews import admission_review
-from webhook.app import WebhookApp, create_app
+from webhook.app import create_app
 from webhook.findings import Finding
 from webhook.metrics import Metrics
 from webhook.policy.compiled import PolicySet
@@ -36,15 +37,6 @@ spec:
   rules:
     - {name: run-as-non-root, check: nonRoot}
 """
-
-
-def call(app: WebhookApp, path: str, body: bytes, *, method: str = "POST") -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
-            return await client.request(method, path, content=body)
-
-    return asyncio.run(send())
 
 
 def review_body(obj: JSONObject, **options: Any) -> bytes:

@@ -280,18 +280,8 @@ def native_conditions(draw: st.DrawFn, loop: str | None = None, depth: int = 0) 
     return f"{left} != {right}"
 
 
-@st.composite
-def native_expressions(draw: st.DrawFn) -> str:
-    parts = draw(st.lists(native_conditions(), min_size=1, max_size=3))
-    text = parts[0]
-    for part in parts[1:]:
-        joiner = draw(st.sampled_from([" && ", " || "]))
-        text = f"({text}){joiner}{'!' if draw(st.booleans()) else ''}({part})"
-    return text
-
-
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(source=native_expressions(), obj=NATIVE_OBJECTS, old=NATIVE_OBJECTS)
+@given(source=expressions(native_conditions()), obj=NATIVE_OBJECTS, old=NATIVE_OBJECTS)
 def test_native_evaluation_equals_cel(source: str, obj: Any, old: Any) -> None:
     check(source, obj, old)
 

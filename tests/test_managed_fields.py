@@ -4,7 +4,6 @@ read them."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -13,10 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonpatch
 import pytest
 
+from tests.asgi_client import call
 from tests.conftest import DATA, POLICIES
 from tests.drift_helpers import policy as drift_policy
 from tests.helpers import pod_spec, wrap
@@ -71,15 +70,6 @@ def managed_pod(**container: Any) -> JSONObject:
     obj = wrap("Pod", pod_spec(**container))
     obj["metadata"]["managedFields"] = copy.deepcopy(MANAGED_FIELDS)
     return obj
-
-
-def call(app: WebhookApp, path: str, body: bytes) -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
-            return await client.post(path, content=body)
-
-    return asyncio.run(send())
 
 
 def seeing_app(policies: PolicySet, seen: list[JSONObject | None]) -> WebhookApp:

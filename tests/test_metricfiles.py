@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, mult
 from prometheus_client.exposition import generate_latest
 
 from webhook.metricfiles import SharedValues
-from webhook.metrics import MULTIPROCESS_VARIABLE, process_id
+from webhook.metrics import MULTIPROCESS_VARIABLE
 
 
 def record(registry: CollectorRegistry) -> None:
@@ -52,12 +52,12 @@ def test_the_files_read_as_prometheus_clients_own(tmp_path: Path) -> None:
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     ours.mkdir()
     theirs.mkdir()
-    shared = SharedValues(str(ours), process_id())
+    shared = SharedValues(str(ours))
     try:
         text = scrape(ours, shared)
     finally:
         shared.close()
-    reference = scrape(theirs, values.MultiProcessValue(process_id()))  # type: ignore[no-untyped-call]
+    reference = scrape(theirs, values.MultiProcessValue())  # type: ignore[no-untyped-call]
     assert text == reference
     assert b'answers_total{verdict="allowed"} 3.5' in text
     assert sorted(path.name for path in ours.iterdir()) == sorted(
@@ -68,7 +68,7 @@ def test_the_files_read_as_prometheus_clients_own(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["counter", "gauge"])
 def test_a_value_reads_what_its_process_wrote_before(tmp_path: Path, kind: str) -> None:
     """A value made again in the same process (a new app) starts from the file's number."""
-    shared = SharedValues(str(tmp_path), process_id())
+    shared = SharedValues(str(tmp_path))
     try:
         first = shared(kind, "m", "m", (), (), "M.", multiprocess_mode="livemax")
         first.inc(4)
@@ -83,7 +83,7 @@ def test_a_value_reads_what_its_process_wrote_before(tmp_path: Path, kind: str) 
 def test_a_child_forked_while_another_thread_updates_can_update(tmp_path: Path) -> None:
     """The lock is held by another thread of the parent when it forks: the child's own
     updates still go through (with the parent's lock it would wait for ever)."""
-    shared = SharedValues(str(tmp_path), process_id())
+    shared = SharedValues(str(tmp_path))
     value = shared("counter", "m", "m", (), (), "M.")
     held, release = threading.Event(), threading.Event()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.asgi_client import call
 from tests.helpers import pod_spec, wrap
 from tests.reviews import admission_review
 from webhook.app import WebhookApp, create_app
@@ -57,15 +56,6 @@ class Recorder:
 
     def pending(self) -> str | None:
         return self.waiting
-
-
-def call(app: WebhookApp, path: str, body: bytes = b"", *, method: str = "POST") -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://webhook") as client:
-            return await client.request(method, path, content=body)
-
-    return asyncio.run(send())
 
 
 def validate(app: WebhookApp, obj: JSONObject) -> JSONObject:

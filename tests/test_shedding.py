@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.asgi_client import call
 from tests.helpers import pod_spec, wrap
-from tests.test_app import call, review_body
+from tests.test_app import review_body
 from tests.webhook_server import running_webhook, write_certificates
 from webhook.app import create_app
 from webhook.policy.compiled import PolicySet

@@ -165,10 +165,13 @@ class Admission:
             try:
                 if endpoint == "mutate":
                     outcome = await self._mutate(review, policies)
-                elif self._waits(request, policies):
-                    outcome = await self._validate(review, policies)
                 else:
-                    outcome = self._validated(review, policies, NO_LABELS, None)
+                    reads_labels = self._reads_labels(request, policies)
+                    looks_up = self.lookup is not None and self._lookup_wanted(request, policies)
+                    if reads_labels or looks_up:
+                        outcome = await self._validate(review, policies, reads_labels, looks_up)
+                    else:
+                        outcome = self._validated(review, policies, NO_LABELS, None)
             except Exception as error:
                 outcome = self._internal_error(review, endpoint, error)
         if outcome.verdict in ("allowed", "excluded"):
@@ -221,21 +224,15 @@ class Admission:
             and policies.needs_namespace_labels(request.kind.kind, request.operation)
         )
 
-    def _waits(self, request: AdmissionRequest, policies: PolicySet) -> bool:
-        """Whether validating the request awaits its namespace's labels or lookups."""
-        return self._reads_labels(request, policies) or (
-            self.lookup is not None and self._lookup_wanted(request, policies)
-        )
-
-    async def _validate(self, review: AdmissionReview, policies: PolicySet) -> Outcome:
+    async def _validate(
+        self, review: AdmissionReview, policies: PolicySet, reads_labels: bool, looks_up: bool
+    ) -> Outcome:
+        """Validate after awaiting the namespace's labels (`reads_labels`) and the lookups
+        (`looks_up`) the request needs."""
         request = review.request
-        labels = (
-            await self.namespaces.labels(request.namespace)
-            if self._reads_labels(request, policies)
-            else NO_LABELS
-        )
+        labels = await self.namespaces.labels(request.namespace) if reads_labels else NO_LABELS
         lookups: Mapping[Any, Any] | None = None
-        if self.lookup is not None and self._lookup_wanted(request, policies):
+        if looks_up and self.lookup is not None:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 lookups = await self.lookup(request, policies, namespace_labels=labels)
         return self._validated(review, policies, labels, lookups)

@@ -252,34 +252,31 @@ def _not(operand: Step) -> Step:
     return negation
 
 
-def _and(left: Step, right: Step) -> Step:
-    def conjunction(env: Env) -> bool:
-        first = left(env)
-        if first is False:
-            return False  # CEL does not evaluate the right side
-        if first is not True:
+def _short_circuit(decisive: bool) -> Callable[[Step, Step], Step]:
+    """`&&` (decisive False) or `||` (decisive True): a decisive left side is the answer and
+    the right side is not evaluated, as in CEL; otherwise the right side's boolean is."""
+
+    passing = not decisive  # the left value that hands the answer to the right side
+
+    def build(left: Step, right: Step) -> Step:
+        def logical(env: Env) -> bool:
+            first = left(env)
+            if first is decisive:  # `is`: 1 is no CEL boolean
+                return first is True
+            if first is not passing:
+                raise _Undecided
+            second = right(env)
+            if second is True or second is False:
+                return second
             raise _Undecided
-        second = right(env)
-        if second is True or second is False:
-            return second
-        raise _Undecided
 
-    return conjunction
+        return logical
+
+    return build
 
 
-def _or(left: Step, right: Step) -> Step:
-    def disjunction(env: Env) -> bool:
-        first = left(env)
-        if first is True:
-            return True  # CEL does not evaluate the right side
-        if first is not False:
-            raise _Undecided
-        second = right(env)
-        if second is True or second is False:
-            return second
-        raise _Undecided
-
-    return disjunction
+_and = _short_circuit(False)
+_or = _short_circuit(True)
 
 
 def _conditional(condition: Step, then: Step, otherwise: Step) -> Step:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
@@ -42,9 +41,8 @@ class SharedValues:
     callable that makes the value of each metric child, in files under `directory`. A forked
     child writes files of its own from its first update on."""
 
-    def __init__(self, directory: str, pid: Callable[[], int]) -> None:
+    def __init__(self, directory: str) -> None:
         self.directory = directory
-        self.pid = pid
         self._new_lock()
         self.forks = 0  # forks into this process, so far
         self._files: dict[str, _File] = {}
@@ -85,7 +83,7 @@ class SharedValues:
             self._files_forks = self.forks
         found = self._files.get(prefix)
         if found is None:
-            path = os.path.join(self.directory, f"{prefix}_{self.pid()}.db")
+            path = os.path.join(self.directory, f"{prefix}_{os.getpid()}.db")
             found = self._files[prefix] = _File(path)  # type: ignore[no-untyped-call]
         return found
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
@@ -27,6 +26,7 @@ from webhook.findings import Finding
 from webhook.metricfiles import SharedValues
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
+from webhook.today import UtcToday
 
 PREFIX = "policy_webhook"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -54,7 +54,7 @@ def shared_metrics(*, enabled: bool) -> Iterator[None]:
         return
     directory = tempfile.mkdtemp(prefix="policy-webhook-metrics-")
     os.environ[MULTIPROCESS_VARIABLE] = directory
-    shared = SharedValues(directory, process_id())
+    shared = SharedValues(directory)
     values.ValueClass = shared
     try:
         yield
@@ -64,23 +64,6 @@ def shared_metrics(*, enabled: bool) -> Iterator[None]:
             shared.close()
         os.environ.pop(MULTIPROCESS_VARIABLE, None)
         shutil.rmtree(directory, ignore_errors=True)
-
-
-@functools.cache
-def process_id() -> Callable[[], int]:
-    """os.getpid() without a system call: prometheus_client asks for the pid at every metric
-    update (its files are per process); the value is renewed in the child after os.fork()."""
-    current = os.getpid()
-
-    def forked() -> None:
-        nonlocal current
-        current = os.getpid()
-
-    def pid() -> int:
-        return current
-
-    os.register_at_fork(after_in_child=forked)
-    return pid
 
 
 def worker_exited(pid: int) -> None:
@@ -294,7 +277,7 @@ class Metrics:
         self, policies: Callable[[], PolicySet], *, today: Callable[[], date] | None = None
     ) -> None:
         """Export the active and expired PolicyExceptions of the set `policies()` serves."""
-        collector = ExceptionCollector(policies, today=today or _utc_today)
+        collector = ExceptionCollector(policies, today=today or UtcToday())
         self.registry.register(collector)
         self._scrape_time.append(collector)
 
@@ -323,10 +306,6 @@ class Metrics:
         for collector in self._scrape_time:
             registry.register(collector)
         return generate_latest(registry)
-
-
-def _utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 class ExceptionCollector(Collector):
