@@ -28,6 +28,7 @@ from webhook.namespaces import NamespaceSource, is_namespace
 from webhook.patches import build_patch
 from webhook.pinning import apply_pins, digest_pins, wants_pins
 from webhook.policy.compiled import PolicySet
+from webhook.projection import review_decoder
 from webhook.review import AdmissionRequest, AdmissionReview, decode_review, encode_response
 from webhook.settings import FailureMode, Settings
 from webhook.store import PolicyStore
@@ -149,7 +150,11 @@ class Admission:
         # the object's managedFields (no rule of it reads them).
         policies = self.policies.current
         try:
-            review = decode_review(body, managed_fields=policies.reads_managed_fields)
+            review = decode_review(
+                body,
+                managed_fields=policies.reads_managed_fields,
+                projected=self._projected(policies, endpoint),
+            )
         except ReviewError as error:
             return self.reject(endpoint, str(error), 400)
         request = review.request
@@ -178,6 +183,16 @@ class Admission:
             self.namespaces.observe(request)
         self._record(request, endpoint, outcome, time.perf_counter() - started)
         return Reply(200, outcome.body)
+
+    @staticmethod
+    def _projected(
+        policies: PolicySet, endpoint: str
+    ) -> msgspec.json.Decoder[AdmissionReview] | None:
+        """The decoder of only what the policy set reads, for /validate (/mutate patches the
+        whole object)."""
+        if policies.pod_reads is None or endpoint != "validate":
+            return None
+        return review_decoder(policies.pod_reads)
 
     def _excluded(self, request: AdmissionRequest) -> bool:
         """Requests admitted before any evaluation: excluded namespaces and the webhook itself."""

@@ -146,13 +146,22 @@ _skimmed_decoder = msgspec.json.Decoder(_SkimmedReview)
 _json_encoder = msgspec.json.Encoder()
 
 
-def decode_review(body: bytes, *, managed_fields: bool = True) -> AdmissionReview:
+def decode_review(
+    body: bytes,
+    *,
+    managed_fields: bool = True,
+    projected: msgspec.json.Decoder[AdmissionReview] | None = None,
+) -> AdmissionReview:
     """Decode an AdmissionReview request body; raises ReviewError with an actionable reason.
 
     With `managed_fields=False` the object comes without `metadata.managedFields` when it can
-    be skipped (else in full), for policy sets none of whose rules can read it.
+    be skipped (else in full), for policy sets none of whose rules can read it. A `projected`
+    decoder (webhook.projection) builds only the parts of the object the policy set reads,
+    for a body it can take (else the object comes as without it).
     """
-    review = None if managed_fields else _skimmed(body)
+    review = _projected(projected, body) if projected is not None else None
+    if review is None and not managed_fields:
+        review = _skimmed(body)
     if review is None:
         review = _decoded(body)
     if review.kind != "AdmissionReview":
@@ -173,6 +182,19 @@ def decode_review(body: bytes, *, managed_fields: bool = True) -> AdmissionRevie
     elif request.operation != "CONNECT" and request.new_object is None:
         raise ReviewError(f"a {request.operation} request has no object")
     return review
+
+
+def _projected(
+    decoder: msgspec.json.Decoder[AdmissionReview], body: bytes
+) -> AdmissionReview | None:
+    """The review with its object projected; None when the body is to be decoded otherwise (not
+    ASCII: skipped strings are not checked for UTF-8; or any error: the full decode tells)."""
+    if not body.isascii():
+        return None
+    try:
+        return decoder.decode(body)
+    except Exception:  # the full decode raises (or not) as it always does
+        return None
 
 
 def _skimmed(body: bytes) -> AdmissionReview | None:

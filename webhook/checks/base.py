@@ -15,6 +15,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from webhook.findings import Violation
+from webhook.projection import PodReads
 from webhook.review import AdmissionRequest
 from webhook.workload import PodView
 
@@ -89,6 +90,10 @@ class CompiledCheck:
     # then decodes it, which it skips for policy sets none of whose checks does. True unless
     # the check is known to read other parts only.
     reads_managed_fields: bool = True
+    # For a check that reads nothing of the object but its metadata and the pod spec: the keys
+    # of the pod spec and of its containers it reads. When every check of a policy set says,
+    # /validate decodes only those (webhook.projection). None: it may read anything.
+    pod_reads: PodReads | None = None
 
 
 P = TypeVar("P", bound=CheckParams)

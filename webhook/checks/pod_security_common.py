@@ -19,6 +19,7 @@ from webhook.checks.base import (
     NoParams,
 )
 from webhook.findings import Violation
+from webhook.projection import VIEW_READS, PodReads
 from webhook.workload import Container, PodView, escape_pointer
 
 JSONObject = dict[str, Any]
@@ -75,8 +76,11 @@ def annotation_path(pod: PodView, key: str) -> str:
     return f"{pod.metadata_path}/annotations/{escape_pointer(key)}"
 
 
-def definition(name: str, run: PodRun, summary: str) -> CheckDefinition[NoParams]:
-    """The registry entry of the control `podSecurity/<name>`."""
+def definition(
+    name: str, run: PodRun, summary: str, reads: PodReads = VIEW_READS
+) -> CheckDefinition[NoParams]:
+    """The registry entry of the control `podSecurity/<name>`; `reads` names what it reads of
+    the pod spec and its containers beyond the pod view (tests watch that it reads no more)."""
 
     def run_check(ctx: EvaluationContext) -> list[Violation]:
         assert ctx.pod is not None  # pod checks run only on objects with a pod spec
@@ -84,7 +88,9 @@ def definition(name: str, run: PodRun, summary: str) -> CheckDefinition[NoParams
 
     def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
         # A control reads the pod spec, its containers and annotations, never managedFields.
-        return CompiledCheck(run=run_check, run_pod=run, reads_managed_fields=False)
+        return CompiledCheck(
+            run=run_check, run_pod=run, reads_managed_fields=False, pod_reads=reads
+        )
 
     return CheckDefinition(
         name=f"podSecurity/{name}", params=NoParams, compile=compile_check, summary=summary

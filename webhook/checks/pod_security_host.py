@@ -17,6 +17,7 @@ from webhook.checks.pod_security_common import (
     show,
 )
 from webhook.findings import Violation
+from webhook.projection import pod_reads
 from webhook.workload import Container, JSONObject, PodView
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
@@ -180,6 +181,7 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         host_namespaces,
         "Baseline: the pod shares no host namespace (hostNetwork, hostPID, hostIPC unset or "
         "false).",
+        pod_reads(spec=HOST_NAMESPACES),
     ),
     definition(
         "privileged",
@@ -187,10 +189,16 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         "Baseline: no container is privileged (securityContext.privileged unset or false).",
     ),
     definition(
-        "hostPathVolumes", host_path_volumes, "Baseline: the pod mounts no hostPath volume."
+        "hostPathVolumes",
+        host_path_volumes,
+        "Baseline: the pod mounts no hostPath volume.",
+        pod_reads(spec=("volumes",)),
     ),
     definition(
-        "hostPorts", host_ports, "Baseline: no container port sets a hostPort (unset or 0)."
+        "hostPorts",
+        host_ports,
+        "Baseline: no container port sets a hostPort (unset or 0).",
+        pod_reads(container=("ports",)),
     ),
     definition(
         "windowsHostProcess",
@@ -201,5 +209,6 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         "hostProbesAndHostLifecycle",
         host_probes_and_host_lifecycle,
         "Baseline: probes and lifecycle handlers set no host (httpGet.host, tcpSocket.host).",
+        pod_reads(container=(*PROBES, "lifecycle")),
     ),
 ]

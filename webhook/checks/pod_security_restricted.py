@@ -17,6 +17,7 @@ from webhook.checks.pod_security_common import (
     unmasked_proc_mounts,
 )
 from webhook.findings import Violation
+from webhook.projection import pod_reads
 from webhook.workload import JSONObject, PodView
 
 ALLOWED_VOLUMES = (
@@ -269,6 +270,7 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         "restrictedVolumes",
         restricted_volumes,
         f"Restricted: volumes are only of the types {', '.join(ALLOWED_VOLUMES)}.",
+        pod_reads(spec=("volumes",)),
     ),
     definition(
         "allowPrivilegeEscalation",

@@ -11,6 +11,7 @@ from webhook.checks.base import CheckRun, CompiledCheck, PodCheckRun
 from webhook.findings import Finding, Mode, Result
 from webhook.policy.exceptions import CompiledException
 from webhook.policy.matching import Match, Matcher, selector_reads_labels
+from webhook.projection import PodReads, union
 
 MAX_INDEX_ENTRIES = 4096
 # (group, kind, operation, subresource) of requests
@@ -172,13 +173,21 @@ class PolicySet:
     # Whether a check the webhook runs may read the object's metadata.managedFields; when none
     # does, the webhook skips that value while decoding (exceptions and mutations never read it)
     reads_managed_fields: bool = field(init=False, default=True)
+    # What the checks the webhook runs read of a pod spec, when every one says and none reads
+    # managedFields (exceptions and match blocks read only metadata): /validate then decodes
+    # only that of the object. None: the object is decoded whole.
+    pod_reads: PodReads | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.reads_managed_fields = any(
-            rule.check.reads_managed_fields and not rule.check.offline_only
+        online = [
+            rule.check
             for policy in self.policies
             for rule in policy.rules
-        )
+            if not rule.check.offline_only
+        ]
+        self.reads_managed_fields = any(check.reads_managed_fields for check in online)
+        if not self.reads_managed_fields:
+            self.pod_reads = union([check.pod_reads for check in online])
         self._label_readers = frozenset(
             id(policy) for policy in self.policies if policy_reads_namespace_labels(policy)
         )
