@@ -160,6 +160,7 @@ def decode_review(
     for a body it can take (else the object comes as without it).
     """
     review = _projected(projected, body) if projected is not None else None
+    ascii_body = review is not None  # a projected body was checked to be ASCII
     if review is None and not managed_fields:
         review = _skimmed(body)
     if review is None:
@@ -175,7 +176,7 @@ def decode_review(
         raise ReviewError(f"operation {request.operation!r} is not one of {', '.join(OPERATIONS)}")
     if not request.uid:
         raise ReviewError("request.uid is empty")
-    _check_old_json(request.old_json)
+    _check_old_json(request.old_json, ascii_body=ascii_body)
     if request.operation == "DELETE":
         if request.old_json == _NO_JSON and request.new_object is None:
             raise ReviewError("a DELETE request carries neither object nor oldObject")
@@ -227,16 +228,20 @@ def _decoded(body: bytes) -> AdmissionReview:
         raise ReviewError("body nests too deeply") from None
 
 
-def _check_old_json(raw: msgspec.Raw) -> None:
-    """What decoding `oldObject` eagerly would have refused: not an object, not UTF-8."""
+def _check_old_json(raw: msgspec.Raw, *, ascii_body: bool) -> None:
+    """What decoding `oldObject` eagerly would have refused: not an object, not UTF-8 (which
+    a body known to be ASCII cannot hold)."""
     if raw == _NO_JSON or not raw:
         return
-    data = bytes(raw)
-    if data[:1] != b"{":
+    view = memoryview(raw)
+    if view[0] != ord("{"):
         raise ReviewError(
             "invalid AdmissionReview: Expected `object | null`, got another JSON value"
             " - at `$.request.oldObject`"
         )
+    if ascii_body:
+        return
+    data = bytes(view)
     if not data.isascii():
         try:
             data.decode("utf-8")
