@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.drift_helpers import RENDERED, REVIEWS, policy, review
+from tests.drift_helpers import RENDERED, REVIEWS, policy
 from webhook.app import WebhookApp, create_app
-from webhook.desired.serving import DesiredStateReloader, with_preloads
-from webhook.engine import evaluate
+from webhook.desired.serving import DesiredStateReloader
 from webhook.findings import Finding
 from webhook.metrics import Metrics
 from webhook.policy.compiled import PolicySet
@@ -58,7 +57,7 @@ def served(
         settings=Settings(),
         policies=store,
         metrics=metrics,
-        evaluate=with_preloads(evaluate, reloader.lookups),
+        preloads=reloader.lookups,
     )
     return app, metrics, reloader, root
 
@@ -156,7 +155,9 @@ def test_the_stores_follow_a_policy_reload(policy_set: PolicyFactory, tmp_path: 
     assert f'path="{first}"' not in metrics.render().decode()
 
 
-def test_lookups_of_the_request_win_over_preloads() -> None:
+def test_lookups_of_the_request_win_over_preloads(
+    policy_set: PolicyFactory, tmp_path: Path
+) -> None:
     seen: list[Mapping[Any, Any]] = []
 
     def fake(
@@ -170,6 +171,47 @@ def test_lookups_of_the_request_win_over_preloads() -> None:
         seen.append(dict(lookups or {}))
         return []
 
-    wrapped = with_preloads(fake, lambda: {"a": 1, "b": 1})
-    wrapped(review("kubectl-edit"), PolicySet(policies=()), lookups={"b": 2})
+    async def lookup(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any]:
+        return {"b": 2}
+
+    app = create_app(
+        settings=Settings(),
+        policies=policy_set(both_rules(tmp_path)),
+        evaluate=fake,
+        lookup=lookup,
+        preloads=lambda: {"a": 1, "b": 1},
+    )
+    assert post(app, "kubectl-edit")["allowed"] is True
     assert seen == [{"a": 1, "b": 2}]
+
+
+def test_a_set_without_drift_rules_is_handed_no_preloads(policy_set: PolicyFactory) -> None:
+    asked: list[None] = []
+
+    def preloads() -> Mapping[Any, Any]:
+        asked.append(None)
+        return {"a": 1}
+
+    seen: list[Mapping[Any, Any] | None] = []
+
+    def fake(
+        request: AdmissionRequest,
+        policies: PolicySet,
+        *,
+        namespace_labels: Mapping[str, str] | None = None,
+        lookups: Mapping[Any, Any] | None = None,
+        today: date | None = None,
+    ) -> list[Finding]:
+        seen.append(lookups)
+        return []
+
+    policies = policy_set(policy("gitOwnership"))
+    assert not policies.preloads
+    app = create_app(settings=Settings(), policies=policies, evaluate=fake, preloads=preloads)
+    assert post(app, "kubectl-edit")["allowed"] is True
+    assert seen == [None] and asked == []

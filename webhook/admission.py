@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -118,7 +118,10 @@ class Admission:
         evaluate: Evaluate,
         mutate: Mutate,
         lookup: Lookup | None = None,
+        preloads: Callable[[], Mapping[Any, Any]] | None = None,
     ) -> None:
+        """`preloads()`: the data loaded ahead of requests (the desired state of drift rules),
+        added to the lookups of policy sets whose checks read it."""
         self.settings = settings
         self.policies = policies
         self.metrics = metrics
@@ -126,6 +129,7 @@ class Admission:
         self.evaluate = evaluate
         self.mutate = mutate
         self.lookup = lookup
+        self.preloads = preloads
         self._lookup_wanted = lookup.wanted if isinstance(lookup, SelectiveLookup) else _always
         self._own_user = settings.own_user
         self._today = UtcToday()  # PolicyExceptions apply through their expiry date, in UTC
@@ -261,6 +265,10 @@ class Admission:
     ) -> Outcome:
         """Evaluate and decide, with the labels and lookups awaited before (if any)."""
         request = review.request
+        if policies.preloads and self.preloads is not None:
+            preloaded = self.preloads()
+            if preloaded:  # none loaded: the request's own lookups as they are
+                lookups = {**preloaded, **lookups} if lookups else preloaded
         findings = self.evaluate(
             request, policies, namespace_labels=labels, lookups=lookups, today=self._today()
         )

@@ -11,9 +11,9 @@ app uses is passed to `create_app`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -141,13 +141,15 @@ def create_app(
     evaluate: Evaluate = engine_evaluate,
     mutate: Mutate = apply_mutations,
     lookup: Lookup | None = None,
+    preloads: Callable[[], Mapping[Any, Any]] | None = None,
     ready: Callable[[], bool] | None = None,
     fast_path: bool = True,
     in_flight: Callable[[], int] | None = None,
 ) -> WebhookApp:
     """The webhook app. `policies` may be a store that a reloader updates; `ready` tells
     whether the serving certificate is loaded (None: not served over TLS by this process);
-    `namespaces` gives namespace labels (default: those of the Namespaces admitted).
+    `namespaces` gives namespace labels (default: those of the Namespaces admitted);
+    `preloads()` the data loaded ahead of requests that drift rules read.
     `fast_path=False` leaves every request to FastAPI's routing (same answers, slower).
     `in_flight()` counts the requests the serving worker holds; past `settings.max_in_flight`
     /validate and /mutate are shed (answered without evaluation)."""
@@ -162,6 +164,7 @@ def create_app(
         evaluate=evaluate,
         mutate=mutate,
         lookup=lookup,
+        preloads=preloads,
     )
     metrics.policies_loaded.set(len(store.current.policies))
     metrics.watch_exceptions(lambda: store.current)

@@ -30,7 +30,7 @@ from uvicorn.server import ServerState
 
 from webhook.allocator import release_free_memory
 from webhook.app import create_app
-from webhook.desired.serving import DesiredStateReloader, with_preloads
+from webhook.desired.serving import DesiredStateReloader
 from webhook.engine import evaluate
 from webhook.errors import CertificateError, KubeConfigError, PolicySetError
 from webhook.kube.source import checked_kube_api, namespace_source
@@ -178,7 +178,8 @@ def build_worker(
         policies=store,
         metrics=metrics,
         namespaces=namespaces.source,
-        evaluate=with_preloads(evaluate, desired.lookups),
+        evaluate=evaluate,
+        preloads=desired.lookups,
         ready=lambda: certificates.ready() and not drain.active,
         lookup=lookup,
         in_flight=in_flight,

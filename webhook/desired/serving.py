@@ -1,5 +1,5 @@
 """The desired state in the server: stores kept in step with the policies served and with their
-directories, and the evaluation step that hands the current snapshots to the engine.
+directories; `lookups()` is what the webhook hands the engine (create_app's `preloads`).
 """
 
 from __future__ import annotations
@@ -7,41 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from datetime import date
 from typing import Any
 
-from webhook.admission import Evaluate
 from webhook.desired.snapshot import DesiredSnapshot
 from webhook.desired.store import DesiredStates, ReloadResult
-from webhook.findings import Finding
 from webhook.metrics import Metrics
-from webhook.policy.compiled import PolicySet
-from webhook.review import AdmissionRequest
 from webhook.store import PolicyStore
 
 LOG = logging.getLogger("policy_webhook.desired_state")
-
-
-def with_preloads(evaluate: Evaluate, preloads: Callable[[], Mapping[Any, Any]]) -> Evaluate:
-    """`evaluate` with the data loaded ahead (`preloads()`) added to each request's lookups."""
-
-    def evaluate_with_preloads(
-        request: AdmissionRequest,
-        policies: PolicySet,
-        *,
-        namespace_labels: Mapping[str, str] | None = None,
-        lookups: Mapping[Any, Any] | None = None,
-        today: date | None = None,
-    ) -> list[Finding]:
-        preloaded = preloads()
-        if preloaded:  # none loaded: the request's own lookups as they are
-            lookups = {**preloaded, **lookups} if lookups else preloaded
-        return evaluate(
-            request, policies, namespace_labels=namespace_labels, lookups=lookups, today=today
-        )
-
-    return evaluate_with_preloads
 
 
 class DesiredStateReloader:

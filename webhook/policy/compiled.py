@@ -177,6 +177,9 @@ class PolicySet:
     # managedFields (exceptions and match blocks read only metadata): /validate then decodes
     # only that of the object. None: the object is decoded whole.
     pod_reads: PodReads | None = field(init=False, default=None)
+    # Whether a check reads data the server loads ahead of requests (`CompiledCheck.preloads`):
+    # only then does the webhook hand that data to the engine.
+    preloads: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         online = [
@@ -188,6 +191,9 @@ class PolicySet:
         self.reads_managed_fields = any(check.reads_managed_fields for check in online)
         if not self.reads_managed_fields:
             self.pod_reads = union([check.pod_reads for check in online])
+        self.preloads = any(
+            rule.check.preloads for policy in self.policies for rule in policy.rules
+        )
         self._label_readers = frozenset(
             id(policy) for policy in self.policies if policy_reads_namespace_labels(policy)
         )
