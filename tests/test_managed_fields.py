@@ -140,8 +140,8 @@ def test_mutations_and_exceptions_do_not_read_managed_fields() -> None:
 
 def test_a_set_that_cannot_read_them_is_evaluated_without_them() -> None:
     seen: list[JSONObject | None] = []
-    # (workloads: checks that do not name what they read, so the object is not projected)
-    policies = load_policy_set([POLICIES / "pod-security", POLICIES / "workloads"])
+    # (its CEL rules name no pod reads, so the object is not projected: webhook.projection)
+    policies = load_policy_set([POLICIES / "pod-security", DATA / "reliability" / "policies"])
     assert not policies.reads_managed_fields and policies.pod_reads is None
     app = seeing_app(policies, seen)
     obj = managed_pod(securityContext={"privileged": True})

@@ -50,6 +50,7 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PSS = load_policy_set([POLICIES / "pod-security"])
+WORKLOADS = load_policy_set([POLICIES / "pod-security", POLICIES / "workloads"])
 EVERYTHING = object()  # what a watched dict records when it is read whole
 
 
@@ -124,16 +125,20 @@ def watched(obj: JSONObject, kind: str, reads: Reads) -> JSONObject:
 
 
 def declaring_checks() -> list[tuple[str, CompiledCheck]]:
-    """Every built-in check that declares what it reads of the pod spec."""
+    """Every built-in check that declares what it reads of the pod spec: those without
+    parameters, and those of the shipped policies with their parameters."""
     found = []
     for name in sorted(CHECKS):
-        definition = CHECKS[name]
         try:
-            compiled = definition.build({}, Path("."))
-        except Exception:  # a check with required parameters: it declares nothing
+            compiled = CHECKS[name].build({}, Path("."))
+        except Exception:  # a check with required parameters: see the shipped policies
             continue
         if compiled.pod_reads is not None:
             found.append((name, compiled))
+    for policy in load_policy_set([POLICIES]).policies:
+        for rule in policy.rules:
+            if rule.check.pod_reads is not None:
+                found.append((f"{policy.name}/{rule.name}", rule.check))
     return found
 
 
@@ -149,11 +154,14 @@ def fixture_objects() -> Iterator[tuple[JSONObject, str]]:
             yield as_kind(pod, kind), kind
 
 
-def test_every_pod_security_control_declares_its_reads() -> None:
+def test_every_pod_security_control_and_workload_check_declares_its_reads() -> None:
     names = {name for name, _ in DECLARING}
     controls = {name for name in CHECKS if name.startswith("podSecurity/")}
     assert len(controls) == 19
-    assert controls <= names
+    assert controls | {"nonRoot", "readOnlyRootFilesystem"} <= names
+    workloads = load_policy_set([POLICIES / "workloads"])
+    assert {f"{policy.name}/{rule.name}" for policy in workloads.policies for rule in policy.rules}
+    assert all(rule.check.pod_reads is not None for p in workloads.policies for rule in p.rules)
 
 
 @pytest.mark.parametrize(("name", "check"), DECLARING, ids=[name for name, _ in DECLARING])
@@ -163,6 +171,7 @@ def test_a_check_reads_exactly_the_keys_it_declares(name: str, check: CompiledCh
     reads = Reads()
     ran = 0
     for obj, kind in fixture_objects():
+        obj = with_unread_fields(obj, kind)
         context = build_context(request(watched(obj, kind, reads)))
         assert context.pod is not None
         check.run(context)
@@ -347,17 +356,23 @@ def with_unread_fields(obj: JSONObject, kind: str) -> JSONObject:
     return obj
 
 
-def test_every_fixture_projects_to_what_the_checks_read_with_the_same_findings() -> None:
-    assert PSS.pod_reads is not None
+@pytest.mark.parametrize(
+    "policies", [PSS, WORKLOADS], ids=["pod-security", "pod-security-and-workloads"]
+)
+def test_every_fixture_projects_to_what_the_checks_read_with_the_same_findings(
+    policies: PolicySet,
+) -> None:
+    reads = policies.pod_reads
+    assert reads is not None
     projected = 0
     for obj, kind in fixture_objects():
         body = envelope(with_unread_fields(obj, kind))
         full = decode_review(body)
-        review = decoded(body, projected=True)
-        assert isinstance(review, AdmissionReview)
-        assert review.request.object == projection_of(full.request.object, PSS.pod_reads)
-        assert findings(review.request) == findings(full.request)
+        review = decode_review(body, managed_fields=False, projected=review_decoder(reads))
+        assert review.request.object == projection_of(full.request.object, reads)
         assert "status" not in (review.request.object or {})
+        expected = evaluate(full.request, policies, today=TODAY)
+        assert evaluate(review.request, policies, today=TODAY) == expected
         projected += 1
     assert projected == len(FILES) * len(KINDS)
 
@@ -464,14 +479,17 @@ def test_the_pod_security_set_projects_the_keys_its_controls_read() -> None:
     assert not {"env", "resources", "volumeMounts", "image"} & reads.container
 
 
+def test_the_workload_policies_add_the_images_and_resources() -> None:
+    reads = WORKLOADS.pod_reads
+    assert reads is not None and PSS.pod_reads is not None
+    assert reads.container - PSS.pod_reads.container == {"image", "resources"}
+    assert reads.spec == PSS.pod_reads.spec
+
+
 @pytest.mark.parametrize(
     "policies",
-    [
-        [POLICIES / "pod-security", POLICIES / "workloads"],
-        [POLICIES],
-        [POLICIES / "pod-security", DATA / "reliability" / "policies"],
-    ],
-    ids=["workloads", "shipped", "reliability"],
+    [[POLICIES], [POLICIES / "pod-security", DATA / "reliability" / "policies"]],
+    ids=["shipped", "reliability"],
 )
 def test_a_set_with_a_check_that_does_not_declare_is_decoded_whole(policies: list[Path]) -> None:
     policy_set = load_policy_set(policies)

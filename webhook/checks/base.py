@@ -121,11 +121,13 @@ class CheckDefinition(Generic[P]):
 
 
 def pod_check(
-    run: CheckRun, *, reads_managed_fields: bool = True
+    run: CheckRun, *, reads_managed_fields: bool = True, pod_reads: PodReads | None = None
 ) -> Callable[[CompileInput[NoParams]], CompiledCheck]:
     """The compiler of a parameterless pod check."""
 
     def compile_check(_: CompileInput[NoParams]) -> CompiledCheck:
-        return CompiledCheck(run=run, reads_managed_fields=reads_managed_fields)
+        return CompiledCheck(
+            run=run, reads_managed_fields=reads_managed_fields, pod_reads=pod_reads
+        )
 
     return compile_check

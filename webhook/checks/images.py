@@ -19,6 +19,7 @@ from webhook.checks.base import (
 )
 from webhook.findings import Violation
 from webhook.images import DEFAULT_REGISTRY, ImageReference, ImageReferenceError, parse_image
+from webhook.projection import pod_reads
 
 MAX_VERDICTS = 4096  # images remembered per rule
 
@@ -164,7 +165,9 @@ def compile_images(source: CompileInput[ImagesParams]) -> CompiledCheck:
                 )
         return violations
 
-    return CompiledCheck(run=run, reads_managed_fields=False)  # the containers' images only
+    return CompiledCheck(
+        run=run, reads_managed_fields=False, pod_reads=pod_reads(container=("image",))
+    )
 
 
 DEFINITIONS: list[CheckDefinition[ImagesParams]] = [

@@ -17,6 +17,7 @@ from webhook.checks.base import (
     EvaluationContext,
 )
 from webhook.findings import Violation
+from webhook.projection import pod_reads
 from webhook.quantity import QuantityError, parse_quantity
 from webhook.workload import Container, JSONObject
 
@@ -138,7 +139,9 @@ def compile_resources(source: CompileInput[ResourcesParams]) -> CompiledCheck:
                 )
         return violations
 
-    return CompiledCheck(run=run, reads_managed_fields=False)  # the containers' resources only
+    return CompiledCheck(
+        run=run, reads_managed_fields=False, pod_reads=pod_reads(container=("resources",))
+    )
 
 
 class Sections(msgspec.Struct, frozen=True):

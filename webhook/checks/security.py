@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from webhook.checks.base import CheckDefinition, EvaluationContext, NoParams, pod_check
 from webhook.findings import Violation
+from webhook.projection import VIEW_READS
 
 
 def _effective(ctx_pod: dict[str, object], container: dict[str, object], key: str) -> object:
@@ -65,13 +66,15 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
     CheckDefinition(
         name="nonRoot",
         params=NoParams,
-        compile=pod_check(check_non_root, reads_managed_fields=False),
+        compile=pod_check(check_non_root, reads_managed_fields=False, pod_reads=VIEW_READS),
         summary="Every container runs as a non-root user (runAsNonRoot or a non-zero runAsUser).",
     ),
     CheckDefinition(
         name="readOnlyRootFilesystem",
         params=NoParams,
-        compile=pod_check(check_read_only_root_filesystem, reads_managed_fields=False),
+        compile=pod_check(
+            check_read_only_root_filesystem, reads_managed_fields=False, pod_reads=VIEW_READS
+        ),
         summary="Every container has securityContext.readOnlyRootFilesystem: true.",
     ),
 ]
