@@ -3,11 +3,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import yaml
 
+from tests.conftest import POLICIES
 from tests.helpers import pod_spec, request, wrap
-from webhook.engine import evaluate
-from webhook.findings import Result
+from tests.test_pod_security_conformance import FILES, as_kind
+from webhook.engine import build_context, evaluate, evaluate_rule, matching_policies
+from webhook.findings import Finding, Result
 from webhook.policy.compiled import PolicySet
+from webhook.policy.loader import load_policy_set
+from webhook.review import AdmissionRequest
 
 NON_ROOT = """
 apiVersion: policy-webhook.dev/v1alpha1
@@ -251,3 +256,67 @@ def test_rule_level_mode_and_message(policy_set: Callable[[str], PolicySet]) -> 
     (finding,) = failures(evaluate(request(wrap("Pod", pod_spec())), policy_set(text)))
     assert finding.mode.value == "audit"
     assert finding.message.startswith('fix app in Pod demo: container "app" may run as root')
+
+
+def _rule_by_rule(request: AdmissionRequest, policies: PolicySet) -> list[Finding]:
+    """What `evaluate` gives, worked out with `evaluate_rule` on every rule of every policy."""
+    context = build_context(request)
+    return [
+        finding
+        for policy in matching_policies(context, policies)
+        for rule in policy.rules
+        for finding in evaluate_rule(policy, rule, context)
+    ]
+
+
+PSS = load_policy_set([POLICIES / "pod-security"])
+
+
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
+def test_policies_of_pod_checks_alone_give_the_findings_of_each_rule(kind: str) -> None:
+    assert all(policy.pod_runs is not None for policy in PSS.policies)
+    compared = 0
+    for path in FILES:
+        pod = yaml.safe_load(path.read_text())
+        review = request(as_kind(pod, kind))
+        findings = evaluate(review, PSS)
+        assert findings == _rule_by_rule(review, PSS), path
+        compared += any(finding.failed for finding in findings)
+    assert compared > 50  # failing fixtures among them
+
+
+def test_policies_of_pod_checks_alone_skip_objects_without_a_pod_spec() -> None:
+    review = request(wrap("Deployment", pod_spec()) | {"spec": {"replicas": 1}})
+    findings = evaluate(review, PSS)
+    assert findings and {finding.result for finding in findings} == {Result.SKIP}
+    assert findings == _rule_by_rule(review, PSS)
+
+
+PRIVILEGED = """
+apiVersion: policy-webhook.dev/v1alpha1
+kind: Policy
+metadata: {name: privileged}
+spec:
+  match: {kinds: [Pod]}
+  rules:
+    - {name: privileged, check: podSecurity/privileged}
+"""
+
+
+def test_a_policy_with_another_rule_keeps_the_general_way(
+    policy_set: Callable[[str], PolicySet],
+) -> None:
+    (policy,) = policy_set(PRIVILEGED).policies
+    assert policy.pod_runs is not None and len(policy.skipped) == 1
+    named = (
+        PRIVILEGED
+        + "    - {name: named, expression: has(object.metadata.name), message: name it}\n"
+    )
+    (policy,) = policy_set(named).policies
+    assert policy.pod_runs is None and len(policy.skipped) == 2
+    privileged = pod_spec(securityContext={"privileged": True})
+    findings = evaluate(request(wrap("Pod", privileged)), policy_set(named))
+    assert [(f.rule, f.result) for f in findings] == [
+        ("privileged", Result.FAIL),
+        ("named", Result.PASS),
+    ]

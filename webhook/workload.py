@@ -28,16 +28,21 @@ POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template"),
 }
 POD_KINDS = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
-# (API group, kind) -> (keys to the pod template, JSON Pointers of its metadata and its spec)
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+# (API group, kind) -> (keys to the pod template, JSON Pointers of its metadata and its spec,
+# and each container list with its JSON Pointer)
 _TEMPLATE_POINTERS = {
     key: (
         keys,
         "".join(f"/{step}" for step in keys) + "/metadata",
         "".join(f"/{step}" for step in keys) + "/spec",
+        tuple(
+            (name, "".join(f"/{step}" for step in keys) + f"/spec/{name}")
+            for name in CONTAINER_LISTS
+        ),
     )
     for key, keys in POD_TEMPLATE_PATHS.items()
 }
-CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _LIST_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
 _EMPTY: JSONObject = {}  # what a missing securityContext reads as; never written to
 
@@ -117,7 +122,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     found = _TEMPLATE_POINTERS.get((group, kind))
     if found is None:
         return None
-    keys, metadata_path, spec_path = found
+    keys, metadata_path, spec_path, lists = found
     node: Any = obj
     for key in keys:
         node = node.get(key) if isinstance(node, dict) else None
@@ -131,18 +136,21 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         spec.get("securityContext"),
         spec.get("os"),
     )
-    containers = []
-    for list_name in CONTAINER_LISTS:
+    containers: list[Container] = []
+    append = containers.append
+    for list_name, list_path in lists:
         entries = spec.get(list_name)
         if not isinstance(entries, list):
             continue
-        list_path = f"{spec_path}/{list_name}"
         for index, entry in enumerate(entries):
             if isinstance(entry, dict):
+                name = entry.get("name", _EMPTY)
+                if type(name) is not str:
+                    name = f"#{index}" if name is _EMPTY else str(name)
                 security = entry.get("securityContext")
-                containers.append(
+                append(
                     Container(
-                        str(entry["name"]) if "name" in entry else f"#{index}",
+                        name,
                         list_name,
                         list_path,
                         index,
@@ -150,13 +158,14 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
                         security if isinstance(security, dict) else _EMPTY,
                     )
                 )
+    # Positional: a Struct built from keywords costs several times more.
     return PodView(
-        metadata=metadata if isinstance(metadata, dict) else {},
-        spec=spec,
-        metadata_path=metadata_path,
-        spec_path=spec_path,
-        containers=tuple(containers),
-        security_context=pod_security if isinstance(pod_security, dict) else _EMPTY,
-        windows=isinstance(system, dict) and system.get("name") == "windows",
-        user_namespace=spec.get("hostUsers") is False,
+        metadata if isinstance(metadata, dict) else {},
+        spec,
+        metadata_path,
+        spec_path,
+        tuple(containers),
+        pod_security if isinstance(pod_security, dict) else _EMPTY,
+        isinstance(system, dict) and system.get("name") == "windows",  # windows
+        spec.get("hostUsers") is False,  # user_namespace
     )

@@ -129,10 +129,20 @@ class CompiledPolicy:
     source: str  # file the policy came from
     line: int
     plans: tuple[RulePlan, ...] = field(init=False, compare=False, repr=False)
+    # When every plan runs its check on the pod view alone (the Pod Security packs): each
+    # check's entry, its PASS finding and its rule, in order; and the SKIP findings of all
+    # rules, which an object without a pod spec gets.
+    pod_runs: tuple[tuple[PodCheckRun, Finding, CompiledRule], ...] | None = field(
+        init=False, compare=False, repr=False
+    )
+    skipped: tuple[Finding, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         plans = tuple(RulePlan.of(self.name, rule) for rule in self.rules)
         object.__setattr__(self, "plans", plans)
+        runs = [(plan.run_pod, plan.passed, plan.rule) for plan in plans if plan.run_pod]
+        object.__setattr__(self, "pod_runs", tuple(runs) if len(runs) == len(plans) else None)
+        object.__setattr__(self, "skipped", tuple(plan.skipped for plan in plans))
 
     @property
     def kind_keys(self) -> frozenset[str] | None:
