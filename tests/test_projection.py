@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from tests.asgi_client import call
 from tests.conftest import DATA, POLICIES
@@ -27,6 +27,7 @@ from tests.helpers import request
 from tests.reviews import admission_review
 from tests.strategies import managed_fields_bodies, review_bodies, valid_reviews
 from tests.test_pod_security_conformance import FILES, TEMPLATE_PREFIXES, as_kind
+from tests.test_review_skim import PROPERTY, fields
 from webhook.admission import Evaluate
 from webhook.app import create_app
 from webhook.checks import CHECKS
@@ -44,11 +45,6 @@ from webhook.workload import CONTAINER_LISTS, POD_TEMPLATE_PATHS, pod_view
 
 JSONObject = dict[str, Any]
 TODAY = date(2026, 6, 1)
-PROPERTY = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 PSS = load_policy_set([POLICIES / "pod-security"])
 WORKLOADS = load_policy_set([POLICIES / "pod-security", POLICIES / "workloads"])
 EVERYTHING = object()  # what a watched dict records when it is read whole
@@ -289,12 +285,6 @@ def decoded(body: bytes, *, projected: bool) -> AdmissionReview | str:
         return decode_review(body)
     except ReviewError as error:
         return str(error)
-
-
-def fields(request: AdmissionRequest) -> JSONObject:
-    found = msgspec.structs.asdict(request)
-    found.pop("new_object")
-    return found
 
 
 def findings(request: AdmissionRequest) -> list[Finding] | str:
