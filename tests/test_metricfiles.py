@@ -114,3 +114,46 @@ def test_a_child_forked_while_another_thread_updates_can_update(tmp_path: Path) 
         release.set()
         holder.join()
         shared.close()
+
+
+def test_an_observation_reads_as_an_increment_and_a_histogram_observation(
+    tmp_path: Path,
+) -> None:
+    """`observe` (a request counted and its latency) writes what Counter.inc and
+    Histogram.observe write, under one lock."""
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+
+    def scraped(directory: Path, value_class: Callable[..., Any], shared: bool) -> bytes:
+        os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+        values.ValueClass = value_class
+        try:
+            registry = CollectorRegistry()
+            counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
+            histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
+            for seconds, bucket in ((0.5, 1), (0.05, 0), (0.5, 1), (3.0, 2)):
+                child = counter.labels("allowed")
+                if shared:
+                    value_class.observe(  # type: ignore[attr-defined]
+                        child._value, histogram._sum, seconds, histogram._buckets[bucket]
+                    )
+                else:
+                    child.inc()
+                    histogram.observe(seconds)
+            collected = CollectorRegistry()
+            multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
+            return generate_latest(collected)
+        finally:
+            values.ValueClass = values.MutexValue
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+
+    shared = SharedValues(str(ours))
+    try:
+        text = scraped(ours, shared, True)
+    finally:
+        shared.close()
+    reference = scraped(theirs, values.MultiProcessValue(), False)  # type: ignore[no-untyped-call]
+    assert text == reference
+    assert b'answers_total{verdict="allowed"} 4.0' in text
+    assert b'seconds_bucket{le="1.0"} 3.0' in text and b"seconds_sum 4.05" in text

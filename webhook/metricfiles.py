@@ -18,7 +18,9 @@ from typing import Any
 
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
-_pack = struct.Struct("dd").pack
+# Both doubles of a value (value, timestamp) written in place in one call, as
+# MmapedDict.write_value writes them in one assignment (without its bytes and slice objects).
+_pack_into = struct.Struct("dd").pack_into
 
 
 class _File(MmapedDict):
@@ -31,9 +33,7 @@ class _File(MmapedDict):
         return place
 
     def write_at(self, place: int, value: float, timestamp: float) -> None:
-        # One assignment of both doubles, as MmapedDict.write_value does: a reader never
-        # sees a half-written value.
-        self._m[place : place + 16] = _pack(value, timestamp)
+        _pack_into(self._m, place, value, timestamp)
 
 
 class SharedValues:
@@ -87,6 +87,19 @@ class SharedValues:
             found = self._files[prefix] = _File(path)  # type: ignore[no-untyped-call]
         return found
 
+    def observe(
+        self, counter: SharedValue, total: SharedValue, amount: float, bucket: SharedValue
+    ) -> None:
+        """`counter` and `bucket` up by one and `total` by `amount` under one lock (a request
+        counted, and its latency observed in a histogram child's sum and bucket)."""
+        self.acquire()
+        try:
+            counter.add(1.0)
+            total.add(amount)
+            bucket.add(1.0)
+        finally:
+            self.release()
+
     def close(self) -> None:
         for file in self._files.values():
             file.close()  # type: ignore[no-untyped-call]
@@ -118,13 +131,17 @@ class SharedValue:
         shared = self._shared
         shared.acquire()
         try:
-            if self._forks != shared.forks:
-                self._open()
-            value = self._value = self._value + amount
-            self._timestamp = 0.0
-            self._file.write_at(self._place, value, 0.0)
+            self.add(amount)
         finally:
             shared.release()
+
+    def add(self, amount: float) -> None:
+        """`inc`, with the lock held by the caller."""
+        if self._forks != self._shared.forks:
+            self._open()
+        value = self._value = self._value + amount
+        self._timestamp = 0.0
+        _pack_into(self._file._m, self._place, value, 0.0)
 
     def set(self, value: float, timestamp: float | None = None) -> None:
         shared = self._shared

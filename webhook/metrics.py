@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from webhook.findings import Finding
-from webhook.metricfiles import SharedValues
+from webhook.metricfiles import SharedValue, SharedValues
 from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 from webhook.today import UtcToday
@@ -43,6 +43,11 @@ class Value(Protocol):
     its slot in the worker's file when workers share metrics)."""
 
     def inc(self, amount: float) -> None: ...
+
+
+# The counter value of a request's labels, the sum and buckets of its endpoint's latency
+# histogram, and SharedValues.observe when the values are shared.
+RequestValues = tuple[Value, Value, Sequence[Value], Callable[..., None] | None]
 
 
 @contextlib.contextmanager
@@ -218,12 +223,11 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemax",
         )
-        self._request_values: dict[tuple[str, str, str, str], Value] = {}
+        self._request_values: dict[tuple[str, str, str, str], RequestValues] = {}
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
         # The findings of each request, as a tuple, with how many requests had just those.
         self._pending_rules: dict[tuple[Finding, ...], int] = {}
         self._pending_size = 0  # findings in the distinct tuples held
-        self._latency_values: dict[str, tuple[Value, Sequence[Value]]] = {}
         # The latency buckets' upper bounds with +Inf: an observation goes to the first bound
         # it does not exceed, as Histogram.observe finds it.
         self._latency_bounds = (*LATENCY_BUCKETS, math.inf)
@@ -233,20 +237,30 @@ class Metrics:
     ) -> None:
         """Count an answered request and its latency. The values of the label children are
         updated directly (what Counter.inc and Histogram.observe do for a child, without
-        their checks and the walk over the bucket bounds): each update is one locked write to
-        the worker's file when workers share metrics, so every scrape sees the request."""
+        their checks and the walk over the bucket bounds); when workers share metrics, the
+        three are written to the worker's files at once, under one lock, so every scrape sees
+        the request."""
         key = (endpoint, operation, kind, verdict)
-        value = self._request_values.get(key)
-        if value is None:
-            value = self._request_values[key] = self.requests.labels(*key)._value
-        value.inc(1)
-        latency = self._latency_values.get(endpoint)
-        if latency is None:
-            histogram = self.latency.labels(endpoint)
-            latency = self._latency_values[endpoint] = (histogram._sum, histogram._buckets)
-        total, buckets = latency
-        total.inc(seconds)
-        buckets[bisect.bisect_left(self._latency_bounds, seconds)].inc(1)
+        found = self._request_values.get(key)
+        if found is None:
+            found = self._request_values[key] = self._request_children(key)
+        value, total, buckets, together = found
+        bucket = buckets[bisect.bisect_left(self._latency_bounds, seconds)]
+        if together is not None:
+            together(value, total, seconds, bucket)
+        else:
+            value.inc(1)
+            total.inc(seconds)
+            bucket.inc(1)
+
+    def _request_children(self, key: tuple[str, str, str, str]) -> RequestValues:
+        """The values a request of `key` updates: its counter's, and the sum and buckets of
+        its endpoint's latency histogram; with the shared values' `observe` when workers
+        share metrics (the three written under one lock)."""
+        value = self.requests.labels(*key)._value
+        histogram = self.latency.labels(key[0])
+        together = value._shared.observe if isinstance(value, SharedValue) else None
+        return value, histogram._sum, histogram._buckets, together
 
     def observe_findings(self, findings: Sequence[Finding]) -> None:
         """Count rule results: by the tuple of a request's findings, added to the counters by
