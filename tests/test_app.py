@@ -352,3 +352,40 @@ def test_fastapi_is_loaded_by_the_first_request_it_answers(tmp_path: Path) -> No
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines() == ["[200, 200, 200, 200] False", "[200] True"]
+
+
+def _raw_answer(app: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What `app` sends for a POST /validate whose body comes in `messages` (no length)."""
+    pending = list(messages)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/validate", "headers": []}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_body_in_several_messages_is_answered_as_in_one(policies: PolicySet) -> None:
+    app = create_app(settings=Settings(), policies=policies)
+    body = review_body(wrap("Pod", pod_spec()))
+    pieces = [body[start : start + 100] for start in range(0, len(body), 100)]
+    chunked = [{"type": "http.request", "body": piece, "more_body": True} for piece in pieces]
+    chunked.append({"type": "http.request", "body": b"", "more_body": False})
+    whole = [{"type": "http.request", "body": body, "more_body": False}]
+    first, second = _raw_answer(app, chunked), _raw_answer(app, whole)
+    assert len(pieces) > 2 and first == second
+    assert first[0]["status"] == 200
+    assert json.loads(first[1]["body"])["response"]["allowed"] is False
+
+
+def test_a_client_gone_before_its_body_ends_gets_nothing(policies: PolicySet) -> None:
+    app = create_app(settings=Settings(), policies=policies)
+    body = review_body(wrap("Pod", pod_spec()))
+    started = {"type": "http.request", "body": body[:50], "more_body": True}
+    assert _raw_answer(app, [started, {"type": "http.disconnect"}]) == []
+    assert _raw_answer(app, [{"type": "http.disconnect"}]) == []

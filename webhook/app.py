@@ -30,6 +30,7 @@ from webhook.shedding import Shedder
 from webhook.store import PolicyStore
 
 ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
+_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 class AdmissionEndpoints:
@@ -50,29 +51,39 @@ class AdmissionEndpoints:
         self.in_flight = in_flight
 
     async def answer(self, endpoint: str, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await self._body(scope, receive)
-        if body is False:
-            return  # the client went away
+        # The body read here rather than by a coroutine of its own: most come in one message.
+        limit = self.limit
+        body: bytes | None = None  # None: longer than the limit
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                break
+        else:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away
+            body = message.get("body", b"")
+            if len(body) > limit:
+                body = None
+            elif message.get("more_body", False):
+                rest = await self._rest(body, receive)
+                if rest is False:
+                    return
+                body = rest
         if body is None:
             reply = self.admission.reject(endpoint, self.too_large, 413)
         elif self.in_flight is not None and self.in_flight() > self.shedder.limit:
             reply = self.shedder.answer(endpoint, body)
         else:
             reply = await self.admission.answer(body, endpoint)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(reply.body)),
-        ]
+        headers = [_CONTENT_TYPE, (b"content-length", b"%d" % len(reply.body))]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | Literal[False] | None:
-        """The body; None when longer than the limit; False when the client disconnected."""
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                return None
-        chunks: list[bytes] = []
-        size = 0
+    async def _rest(self, first: bytes, receive: Receive) -> bytes | Literal[False] | None:
+        """The body after its `first` chunk; None when longer than the limit; False when the
+        client disconnected."""
+        chunks = [first]
+        size = len(first)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
