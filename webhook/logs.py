@@ -168,7 +168,7 @@ def log_decision(
             dry_run,
             patched,
         )
-        handler.queue(_encoder.encode(line) + b"\n")
+        handler.queue(_encoder.encode_lines((line,)))  # with its newline, in one call
         return
     fields: dict[str, Any] = {
         "uid": uid,
