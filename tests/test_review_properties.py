@@ -7,6 +7,7 @@ from datetime import date
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import DATA, POLICIES
 from tests.strategies import review_bodies, valid_reviews
@@ -95,3 +96,19 @@ def test_hostile_bodies_are_review_errors(body: bytes, reason: str) -> None:
 def test_huge_string_is_still_decided() -> None:
     body = ENVELOPE % b'{"metadata":{"name":"%s"},"spec":{"containers":[]}}' % (b"x" * 3_000_000)
     assert not admit(body).allowed
+
+
+@PROPERTY
+@given(api_version=st.text(), uid=st.text())
+def test_a_plain_allowed_answer_is_the_encoded_response_document(
+    api_version: str, uid: str
+) -> None:
+    """The bytes of an answer that only admits are those of its whole document encoded."""
+    document = {
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "response": {"uid": uid, "allowed": True},
+    }
+    found = encode_response(api_version=api_version, uid=uid, allowed=True, warnings=[])
+    assert found == msgspec.json.encode(document)
+    assert msgspec.json.decode(found) == document

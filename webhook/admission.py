@@ -282,7 +282,7 @@ class Admission:
             allowed=decision.allowed,
             code=None if decision.allowed else 403,
             message=None if decision.allowed else decision.message(),
-            warnings=decision.warning_texts(),
+            warnings=decision.warning_texts() if decision.warnings or decision.overrides else None,
             audit_annotations=decision.audit_annotations,
         )
         return Outcome(body, "allowed" if decision.allowed else "denied", decision)

@@ -258,6 +258,9 @@ def with_old_object(request: AdmissionRequest, old: JSONObject | None) -> Admiss
     return request
 
 
+_ALLOWED = b'{"apiVersion":%s,"kind":"AdmissionReview","response":{"uid":%s,"allowed":true}}'
+
+
 def encode_response(
     *,
     api_version: str,
@@ -270,6 +273,10 @@ def encode_response(
     patch: bytes | None = None,
 ) -> bytes:
     """Encode the AdmissionReview response; `patch` is a JSON Patch document (JSON bytes)."""
+    plain = message is None and code is None and patch is None
+    if allowed and plain and not warnings and not audit_annotations:
+        # Most answers: the bytes the general way gives, without its dicts.
+        return _ALLOWED % (_json_encoder.encode(api_version), _json_encoder.encode(uid))
     response: JSONObject = {"uid": uid, "allowed": allowed}
     if message is not None or code is not None:
         status: JSONObject = {}
