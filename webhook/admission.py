@@ -239,8 +239,8 @@ class Admission:
         that may match the request reads them (a Namespace request carries its own)."""
         return (
             bool(request.namespace)
-            and not is_namespace(request)
             and policies.needs_namespace_labels(request.kind.kind, request.operation)
+            and not is_namespace(request)
         )
 
     async def _validate(
@@ -269,8 +269,10 @@ class Admission:
             preloaded = self.preloads()
             if preloaded:  # none loaded: the request's own lookups as they are
                 lookups = {**preloaded, **lookups} if lookups else preloaded
+        # Today's date only matters to a set with PolicyExceptions.
+        today = self._today() if policies.exceptions else None
         findings = self.evaluate(
-            request, policies, namespace_labels=labels, lookups=lookups, today=self._today()
+            request, policies, namespace_labels=labels, lookups=lookups, today=today
         )
         decision = decide(findings)
         self.metrics.observe_findings(findings)
