@@ -80,6 +80,7 @@ class KubeApi:
         self.generation = 0  # bumped to end every open watch
         self.stalled: set[str] = set()  # "get", "list", "watch": requests that hang
         self.seen: list[Seen] = []
+        self.sent: list[tuple[str, int]] = []  # (type, resourceVersion) written to a watch
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -209,6 +210,11 @@ class KubeApi:
         with self.condition:
             self.stalled = set(kinds)
             self.condition.notify_all()
+
+    def was_sent(self, kind: str, version: int) -> bool:
+        """Whether an event of `kind` at `version` was written to a watch stream."""
+        with self.condition:
+            return (kind, version) in self.sent
 
     def requests(self, kind: str) -> list[Seen]:
         """What was asked: "get" (by name), "list" or "watch"."""
@@ -349,5 +355,7 @@ def _handler(api: KubeApi) -> type[BaseHTTPRequestHandler]:
                     position = version
                     if kind != "BOOKMARK" or bookmarks:
                         self._chunk({"type": kind, "object": obj})
+                        with api.condition:
+                            api.sent.append((kind, version))
 
     return Handler

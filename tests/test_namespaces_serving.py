@@ -193,15 +193,15 @@ def test_an_expired_watch_lists_again(api: KubeApi, client: WebhookClient) -> No
 
 def test_watches_resume_from_the_last_bookmark(api: KubeApi, client: WebhookClient) -> None:
     version = api.bookmark()
-
-    def resumed_from_bookmark() -> bool:
-        watches = len(api.requests("watch"))
-        api.end_watches()
-        eventually(lambda: len(api.requests("watch")) > watches, "a new watch")
-        return api.requests("watch")[-1].query["resourceVersion"] == str(version)
-
-    eventually(resumed_from_bookmark, f"a watch from the bookmark's version {version}")
-    assert api.requests("watch")[-1].query["allowWatchBookmarks"] == "true"
+    # Ended only once the bookmark is on the wire: the webhook reads a stream to its end, so it
+    # has the bookmark's version before it watches again (ending watches sooner only replays it).
+    eventually(lambda: api.was_sent("BOOKMARK", version), "the bookmark sent to the watch")
+    watches = len(api.requests("watch"))
+    api.end_watches()
+    eventually(lambda: len(api.requests("watch")) > watches, "a new watch")
+    resumed = api.requests("watch")[-1].query
+    assert resumed["resourceVersion"] == str(version)
+    assert resumed["allowWatchBookmarks"] == "true"
 
 
 def test_a_stalled_api_gets_the_fail_closed_answer_within_the_deadline(
