@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +32,25 @@ class RecordingStream(io.StringIO):
     def write(self, text: str) -> int:
         self.writes.append(text)
         return super().write(text)
+
+
+class RecordingBuffer(io.BytesIO):
+    """A binary buffer that keeps every write it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes.append(bytes(data))
+        return super().write(data)
+
+
+def text_stream(buffer: io.BytesIO, encoding: str = "utf-8") -> io.TextIOWrapper:
+    """A text stream over `buffer`, set up as sys.stderr is."""
+    return io.TextIOWrapper(
+        buffer, encoding=encoding, errors="backslashreplace", line_buffering=True
+    )
 
 
 def line(number: int, size: int = 40) -> bytes:
@@ -156,6 +176,68 @@ def test_a_record_comes_after_the_lines_queued_before_it() -> None:
 
     asyncio.run(answer())
     assert stream.getvalue() == line(1).decode() + "a record\n"
+
+
+def test_on_a_utf8_text_stream_the_lines_go_to_its_buffer_as_they_are() -> None:
+    buffer = RecordingBuffer()
+    handler = LineHandler(text_stream(buffer))
+    lines = [line(number) for number in range(3)] + ["é ✓ \u00ff\n".encode()]
+
+    async def answer() -> None:
+        for item in lines:
+            handler.queue(item)
+        await asyncio.sleep(0)
+        handler.queue(line(9))
+        await asyncio.sleep(0)
+
+    asyncio.run(answer())
+    assert buffer.writes == [b"".join(lines), line(9)]
+    assert buffer.getvalue() == b"".join(lines) + line(9)
+
+
+def test_records_and_lines_on_a_utf8_text_stream_keep_their_order() -> None:
+    buffer = RecordingBuffer()
+    handler = LineHandler(text_stream(buffer))
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("test", logging.INFO, __file__, 1, text, None, None)
+
+    async def answer() -> None:
+        handler.handle(record("first"))
+        handler.queue(line(1))
+        handler.handle(record("second"))
+        handler.queue(line(2))
+        await asyncio.sleep(0)
+        handler.handle(record("third"))
+
+    asyncio.run(answer())
+    assert buffer.getvalue() == (b"first\n" + line(1) + b"second\n" + line(2) + b"third\n")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-8-sig"])
+def test_a_text_stream_of_another_encoding_is_written_text(encoding: str) -> None:
+    buffer = RecordingBuffer()
+    stream = text_stream(buffer, encoding)
+    handler = LineHandler(stream)
+    text = '{"name": "café"}\n'
+    handler.queue(text.encode())
+    handler.flush()
+    assert buffer.getvalue() == text.encode(encoding)
+
+
+def test_a_replaced_stream_is_written_as_it_takes_lines() -> None:
+    first = RecordingStream()
+    handler = LineHandler(first)
+    handler.queue(line(1))
+    buffer = RecordingBuffer()
+    handler.setStream(text_stream(buffer))
+    handler.queue(line(2))
+    handler.setStream(second := RecordingStream())
+    handler.queue(line(3))
+    assert first.writes == [line(1).decode()]
+    assert buffer.writes == [line(2)]
+    assert second.writes == [line(3).decode()]
 
 
 def test_flush_writes_the_queued_lines() -> None:

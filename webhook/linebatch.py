@@ -5,13 +5,19 @@ whole lines of at most PIPE_BUF bytes: a write that size to a pipe is atomic, so
 several workers sharing one stderr pipe never interleave (a single longer line is written
 alone, as it would be unbatched). Records and `flush()` write the queued lines first, so the
 order of a worker's lines holds; `logging.shutdown()` flushes them at exit.
+
+On a UTF-8 text stream of io's own (sys.stderr) the lines go to its binary buffer as they are,
+rather than decoded and encoded again: a record written through the text stream is flushed to
+that buffer as the record is handled (StreamHandler.emit flushes), so the order holds there too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import contextlib
+import io
 import logging
 import select
 from collections.abc import Iterator
@@ -38,6 +44,20 @@ def chunks(lines: list[bytes], limit: int = PIPE_BUF) -> Iterator[bytes]:
         yield b"".join(lines[start:])
 
 
+def binary_buffer(stream: Any) -> Any | None:
+    """The binary buffer under `stream` when the stream is io's own text wrapper and writes
+    UTF-8 (what a line is encoded in); None for any other stream (which gets text)."""
+    if type(stream) is not io.TextIOWrapper:  # a subclass may write differently
+        return None
+    try:
+        if codecs.lookup(stream.encoding).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    buffer = getattr(stream, "buffer", None)
+    return buffer if isinstance(buffer, io.BufferedIOBase | io.RawIOBase) else None
+
+
 class LineHandler(logging.StreamHandler[Any]):
     """A StreamHandler that also takes encoded lines (`queue`); with an event loop running in
     the thread they are written when the loop turns, without one at once."""
@@ -50,22 +70,24 @@ class LineHandler(logging.StreamHandler[Any]):
         self._lines: collections.deque[bytes] = collections.deque()
         self._size = 0  # about the bytes queued (a trigger only)
         self._scheduled: asyncio.AbstractEventLoop | None = None  # where a write is pending
+        # The stream whose binary buffer (or None) `_binary` is: found again when the stream
+        # was replaced (setStream).
+        self._binary_of: Any = None
+        self._binary: Any | None = None
 
     def queue(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) when the running loop turns."""
         self._lines.append(line)
-        self._size += len(line)
+        size = self._size = self._size + len(line)
         scheduled = self._scheduled
-        if scheduled is None or not scheduled.is_running() or self._size >= QUEUE_LIMIT:
-            self._schedule()
-
-    def _schedule(self) -> None:
+        if scheduled is not None and size < QUEUE_LIMIT and scheduled.is_running():
+            return  # the write scheduled on the running loop takes it
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._write_queued()
             return
-        if self._size >= QUEUE_LIMIT:
+        if size >= QUEUE_LIMIT:
             self._write_queued()
         elif self._scheduled is not loop:  # none yet, or on a loop that has ended since
             self._scheduled = loop
@@ -82,11 +104,22 @@ class LineHandler(logging.StreamHandler[Any]):
             if not count:
                 return
             self._size = 0
-            lines = [queued.popleft() for _ in range(count)]
             stream = self.stream
-            for chunk in chunks(lines):
-                stream.write(chunk.decode("utf-8"))
-                stream.flush()
+            if stream is not self._binary_of:
+                self._binary_of = stream
+                self._binary = binary_buffer(stream)
+            binary = self._binary
+            if count == 1 and binary is not None:  # a turn's only line (written alone)
+                binary.write(queued.popleft())
+                binary.flush()
+                return
+            for chunk in chunks([queued.popleft() for _ in range(count)]):
+                if binary is not None:
+                    binary.write(chunk)
+                    binary.flush()
+                else:
+                    stream.write(chunk.decode("utf-8"))
+                    stream.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._lines:
