@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from webhook import logs
 
@@ -109,3 +112,35 @@ def test_the_decision_time_follows_the_clock_across_seconds() -> None:
         seen.add(int(moment.timestamp()))
         time.sleep(0.35)
     assert len(seen) >= 2
+
+
+def _near_halves() -> st.SearchStrategy[float]:
+    """Durations whose milliseconds lie at or next to a half of the third decimal."""
+    return st.builds(
+        lambda micros, steps: _step(micros / 1e6 + 0.5e-6, steps),
+        st.integers(min_value=0, max_value=10**9),
+        st.integers(min_value=-3, max_value=3),
+    )
+
+
+def _step(value: float, steps: int) -> float:
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.inf if steps > 0 else -math.inf)
+    return value
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=0, max_value=10.0)
+    | st.floats(min_value=0, max_value=2e6)
+    | _near_halves()
+)
+def test_the_duration_in_milliseconds_is_rounded_as_round_does(seconds: float) -> None:
+    expected = round(seconds * 1000, 3)
+    found = logs.milliseconds(seconds)
+    assert repr(found) == repr(expected)
+
+
+def test_the_duration_in_milliseconds_at_the_halves_and_bounds() -> None:
+    for seconds in [0.0, -0.0, 1e-7, 0.0000005, 0.0000015, 0.0012345, 0.0012355, 1e6, 1e7, -1.0]:
+        assert repr(logs.milliseconds(seconds)) == repr(round(seconds * 1000, 3))

@@ -73,24 +73,51 @@ _direct = _Direct()
 
 
 class _Clock:
-    """The time of a decision line as the formatter writes it (UTC, milliseconds), with the
-    date and time of day formatted once per second rather than once per line."""
+    """The time of a decision line as the formatter writes it (UTC, milliseconds): formatted
+    once per millisecond, the date and time of day once per second."""
 
     def __init__(self) -> None:
-        self.second = -1
-        self.prefix = ""
+        # (milliseconds since the epoch, its text) and (second, its text without the
+        # fraction): each pair replaced whole, so a thread never reads half of another's.
+        self.last = (-1, "")
+        self.last_second = (-1, "")
         self.suffixes = tuple(f".{millisecond:03d}+00:00" for millisecond in range(1000))
 
     def now(self) -> str:
-        second, millisecond = divmod(time.time_ns() // 1_000_000, 1000)
-        if second != self.second:
+        milliseconds = time.time_ns() // 1_000_000
+        last = self.last
+        if milliseconds == last[0]:
+            return last[1]
+        second, millisecond = divmod(milliseconds, 1000)
+        last_second = self.last_second
+        if second != last_second[0]:
             moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
-            self.prefix = moment.isoformat(timespec="seconds").removesuffix("+00:00")
-            self.second = second
-        return self.prefix + self.suffixes[millisecond]
+            prefix = moment.isoformat(timespec="seconds").removesuffix("+00:00")
+            last_second = self.last_second = (second, prefix)
+        text = last_second[1] + self.suffixes[millisecond]
+        self.last = (milliseconds, text)
+        return text
 
 
 _clock = _Clock()
+
+
+def milliseconds(seconds: float) -> float:
+    """`round(seconds * 1000, 3)`, without round's decimal conversion where its result is
+    certain: the product scaled to microseconds is exact to far better than a thousandth
+    below 1e12, so a fraction well away from a half rounds as the exact value does, and a
+    whole number of microseconds divided by 1000 is the double nearest that decimal, as
+    round's is."""
+    value = seconds * 1000
+    if 0.0 < value < 1e9:
+        scaled = value * 1000.0
+        whole = int(scaled)
+        fraction = scaled - whole
+        if fraction < 0.499:
+            return whole / 1000
+        if fraction > 0.501:
+            return (whole + 1) / 1000
+    return round(value, 3)
 
 
 class JSONFormatter(logging.Formatter):
@@ -164,7 +191,7 @@ def log_decision(
             verdict,
             failed,
             audit,
-            round(duration * 1000, 3),
+            milliseconds(duration),
             dry_run,
             patched,
         )
@@ -181,7 +208,7 @@ def log_decision(
         "verdict": verdict,
         "failed": failed,
         "audit": audit,
-        "duration_ms": round(duration * 1000, 3),
+        "duration_ms": milliseconds(duration),
         "dry_run": dry_run,
     }
     if patched:
