@@ -94,3 +94,6 @@ def test_the_view_reads_what_the_spec_says(spec: JSONObject) -> None:
     for container in view.containers:
         own = container.spec.get("securityContext")
         assert container.security_context == (own if isinstance(own, dict) else {})
+    assert view.container_security_keys == {
+        key for container in view.containers for key in container.security_context
+    }

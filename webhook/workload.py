@@ -8,7 +8,7 @@ the kind.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Any
 
 import msgspec
@@ -97,6 +97,9 @@ class PodView(msgspec.Struct, frozen=True):  # a Struct, as Container
     spec_path: str
     containers: tuple[Container, ...]
     security_context: JSONObject  # `spec.securityContext` when it is an object, else empty
+    # The keys of every container's `securityContext`, together: a control on a field that no
+    # container sets has no container to look at (most fields are unset in most pods).
+    container_security_keys: Set[Any]
     # `spec.os.name: windows`: Linux-only fields are invalid there (restricted skips them).
     windows: bool
     # `spec.hostUsers: false`: container root is not host root (which relaxes some controls).
@@ -138,6 +141,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     )
     containers: list[Container] = []
     append = containers.append
+    security_keys: set[Any] = set()
     for list_name, list_path in lists:
         entries = spec.get(list_name)
         if not isinstance(entries, list):
@@ -148,16 +152,11 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
                 if type(name) is not str:
                     name = f"#{index}" if name is _EMPTY else str(name)
                 security = entry.get("securityContext")
-                append(
-                    Container(
-                        name,
-                        list_name,
-                        list_path,
-                        index,
-                        entry,  # spec
-                        security if isinstance(security, dict) else _EMPTY,
-                    )
-                )
+                if isinstance(security, dict):
+                    security_keys.update(security)
+                else:
+                    security = _EMPTY
+                append(Container(name, list_name, list_path, index, entry, security))
     # Positional: a Struct built from keywords costs several times more.
     return PodView(
         metadata if isinstance(metadata, dict) else {},
@@ -166,6 +165,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         spec_path,
         tuple(containers),
         pod_security if isinstance(pod_security, dict) else _EMPTY,
+        security_keys,
         isinstance(system, dict) and system.get("name") == "windows",  # windows
         spec.get("hostUsers") is False,  # user_namespace
     )

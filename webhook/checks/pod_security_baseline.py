@@ -148,6 +148,8 @@ def se_linux_options(pod: PodView) -> list[Violation]:
             pod_violation(pod.field_path("securityContext", "seLinuxOptions", key), problem, fix)
             for key, problem, fix in _selinux_violations(options)
         ]
+    if "seLinuxOptions" not in pod.container_security_keys:
+        return violations
     for container in pod.containers:
         options = container.security_context.get("seLinuxOptions")
         if not options:

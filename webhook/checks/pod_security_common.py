@@ -116,6 +116,8 @@ def check_security_context_values(
         if not one_of(kind, allowed):
             path = pod.field_path("securityContext", key, "type")
             violations.append(pod_violation(path, f"sets {what} type {show(kind)}", fix))
+    if key not in pod.container_security_keys:
+        return violations
     for container in pod.containers:
         profile = container.security_context.get(key)
         if profile is None:
@@ -131,7 +133,9 @@ def check_security_context_values(
 
 def unmasked_proc_mounts(pod: PodView, *, fix: str) -> list[Violation]:
     """Containers whose securityContext.procMount is set to anything but Default."""
-    violations = []
+    violations: list[Violation] = []
+    if "procMount" not in pod.container_security_keys:
+        return violations
     for container in pod.containers:
         value = container.security_context.get("procMount")
         if value is not None and value != "Default":

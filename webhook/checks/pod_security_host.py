@@ -43,7 +43,9 @@ def host_namespaces(pod: PodView) -> list[Violation]:
 
 
 def privileged(pod: PodView) -> list[Violation]:
-    violations = []
+    violations: list[Violation] = []
+    if "privileged" not in pod.container_security_keys:
+        return violations
     for container in pod.containers:
         if container.security_context.get("privileged") is True:
             violations.append(
@@ -117,6 +119,8 @@ def windows_host_process(pod: PodView) -> list[Violation]:
                 fix,
             )
         )
+    if "windowsOptions" not in pod.container_security_keys:
+        return violations
     for container in pod.containers:
         options = container.security_context.get("windowsOptions")
         if isinstance(options, dict) and options.get("hostProcess") is True:
@@ -137,8 +141,13 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
         spec = container.spec
         for probe in PROBES:
             handler = spec.get(probe)
-            if handler and isinstance(handler, dict) and _sets_host(handler):
-                violations.extend(_host_violations(container, (probe,), handler))
+            if handler and isinstance(handler, dict):
+                # `_sets_host`, inline: most containers have probes, and few name a host.
+                http, tcp = handler.get("httpGet"), handler.get("tcpSocket")
+                if (isinstance(http, dict) and "host" in http) or (
+                    isinstance(tcp, dict) and "host" in tcp
+                ):
+                    violations.extend(_host_violations(container, (probe,), handler))
         lifecycle = spec.get("lifecycle")
         if lifecycle and isinstance(lifecycle, dict):
             for name in LIFECYCLE_HANDLERS:
