@@ -157,3 +157,41 @@ def test_an_observation_reads_as_an_increment_and_a_histogram_observation(
     assert text == reference
     assert b'answers_total{verdict="allowed"} 4.0' in text
     assert b'seconds_bucket{le="1.0"} 3.0' in text and b"seconds_sum 4.05" in text
+
+
+def test_an_observation_in_a_forked_child_goes_to_a_file_of_its_own(tmp_path: Path) -> None:
+    """Values made before a fork, observed in the child: the child's file holds the child's
+    observations, the parent's its own."""
+    shared = SharedValues(str(tmp_path))
+    os.environ[MULTIPROCESS_VARIABLE] = str(tmp_path)
+    values.ValueClass = shared
+    try:
+        registry = CollectorRegistry()
+        counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
+        histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
+        value, total, buckets = counter.labels("allowed")._value, histogram._sum, histogram._buckets
+        shared.observe(value, total, 0.5, buckets[1])
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                shared.observe(value, total, 0.05, buckets[0])
+                shared.observe(value, total, 3.0, buckets[2])
+                code = 0
+            finally:
+                os._exit(code)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        shared.observe(value, total, 0.5, buckets[1])
+        collected = CollectorRegistry()
+        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
+        text = generate_latest(collected)
+    finally:
+        values.ValueClass = values.MutexValue
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        shared.close()
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        f"{kind}_{pid}.db" for kind in ("counter", "histogram") for pid in (os.getpid(), child)
+    )
+    assert b'answers_total{verdict="allowed"} 4.0' in text
+    assert b'seconds_bucket{le="0.1"} 1.0' in text and b'seconds_bucket{le="1.0"} 3.0' in text
+    assert b"seconds_count 4.0" in text and b"seconds_sum 4.05" in text

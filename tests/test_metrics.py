@@ -164,6 +164,19 @@ def test_requests_and_latency_are_counted_as_prometheus_client_counts_them() -> 
     }
 
 
+def test_requests_counted_directly_add_up_with_prometheus_clients_own_updates() -> None:
+    metrics = Metrics()
+    observe(metrics, LATENCIES[:4])
+    metrics.requests.labels("validate", "CREATE", "Pod", "allowed").inc(10)
+    for seconds in LATENCIES[4:]:
+        metrics.latency.labels("validate").observe(seconds)
+    observe(metrics, LATENCIES[:4])
+    text = metrics.render()
+    assert latency_samples(text) == expected_latency([*LATENCIES[4:], *LATENCIES[:4] * 2])
+    allowed = f'{REQUESTS}{{endpoint="validate",kind="Pod",operation="CREATE",verdict="allowed"}}'
+    assert requests(text)[allowed] == 10 + 2 + 2  # two of each four allowed
+
+
 def test_workers_scrapes_show_every_request_of_every_worker_at_once() -> None:
     """With shared metrics, a scrape in one worker shows the requests another worker answered
     up to then, with no flush in between."""
