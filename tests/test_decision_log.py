@@ -3,6 +3,7 @@ the same JSON line (fields and order) the formatter writes."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -52,6 +54,24 @@ def configured() -> Iterator[Callable[[], io.StringIO]]:
     root.setLevel(level)
 
 
+@contextlib.contextmanager
+def counted_records() -> Iterator[list[logging.LogRecord]]:
+    """The log records made inside."""
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def recording(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(recording)
+    try:
+        yield made
+    finally:
+        logging.setLogRecordFactory(factory)
+
+
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -61,13 +81,15 @@ def test_the_direct_line_equals_the_formatted_one(
     configured: Callable[[], io.StringIO], patched: tuple[str, ...]
 ) -> None:
     stream = configured()
-    assert logs._direct.writes()
-    logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
+    with counted_records() as records:
+        logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
+    assert records == []  # written directly
     extra = logging.NullHandler()  # a second handler: records go through the formatter
     logging.getLogger().addHandler(extra)
-    assert not logs._direct.writes()
-    logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
+    with counted_records() as records:
+        logs.log_decision(**FIELDS, patched=list(patched) or None)  # type: ignore[arg-type]
     logging.getLogger().removeHandler(extra)
+    assert [record.name for record in records] == ["policy_webhook.decisions"]
     direct, formatted = lines(stream)
     assert direct.pop("time") and formatted.pop("time")
     assert list(direct.items()) == list(formatted.items())
