@@ -133,6 +133,11 @@ class Admission:
         self._lookup_wanted = lookup.wanted if isinstance(lookup, SelectiveLookup) else _always
         self._own_user = settings.own_user
         self._today = UtcToday()  # PolicyExceptions apply through their expiry date, in UTC
+        # The projected decoder of the last policy set seen (one pair: swapped at once).
+        self._decoding: tuple[PolicySet | None, msgspec.json.Decoder[AdmissionReview] | None] = (
+            None,
+            None,
+        )
 
     async def validate(self, body: bytes) -> Reply:
         return await self.answer(body, "validate")
@@ -157,7 +162,7 @@ class Admission:
             review = decode_review(
                 body,
                 managed_fields=policies.reads_managed_fields,
-                projected=self._projected(policies, endpoint),
+                projected=self._decoder(policies) if endpoint == "validate" else None,
             )
         except ReviewError as error:
             return self.reject(endpoint, str(error), 400)
@@ -188,15 +193,15 @@ class Admission:
         self._record(request, endpoint, outcome, time.perf_counter() - started)
         return Reply(200, outcome.body)
 
-    @staticmethod
-    def _projected(
-        policies: PolicySet, endpoint: str
-    ) -> msgspec.json.Decoder[AdmissionReview] | None:
+    def _decoder(self, policies: PolicySet) -> msgspec.json.Decoder[AdmissionReview] | None:
         """The decoder of only what the policy set reads, for /validate (/mutate patches the
-        whole object)."""
-        if policies.pod_reads is None or endpoint != "validate":
-            return None
-        return review_decoder(policies.pod_reads)
+        whole object); worked out once per policy set."""
+        known, decoder = self._decoding
+        if known is policies:
+            return decoder
+        decoder = None if policies.pod_reads is None else review_decoder(policies.pod_reads)
+        self._decoding = (policies, decoder)
+        return decoder
 
     def _excluded(self, request: AdmissionRequest) -> bool:
         """Requests admitted before any evaluation: excluded namespaces and the webhook itself."""

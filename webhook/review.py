@@ -161,10 +161,10 @@ def decode_review(
     """
     review = _projected(projected, body) if projected is not None else None
     ascii_body = review is not None  # a projected body was checked to be ASCII
-    if review is None and not managed_fields:
-        review = _skimmed(body)
     if review is None:
-        review = _decoded(body)
+        review = None if managed_fields else _skimmed(body)
+        if review is None:
+            review = _decoded(body)
     if review.kind != "AdmissionReview":
         raise ReviewError(f"kind is {review.kind!r}, expected 'AdmissionReview'")
     if review.apiVersion not in API_VERSIONS:
@@ -176,12 +176,17 @@ def decode_review(
         raise ReviewError(f"operation {request.operation!r} is not one of {', '.join(OPERATIONS)}")
     if not request.uid:
         raise ReviewError("request.uid is empty")
-    _check_old_json(request.old_json, ascii_body=ascii_body)
+    if request.old_json is not _NO_JSON:  # the default: no oldObject in the body
+        _check_old_json(request.old_json, ascii_body=ascii_body)
+    new = request.new_object
     if request.operation == "DELETE":
-        if request.old_json == _NO_JSON and request.new_object is None:
+        if request.old_json == _NO_JSON and new is None:
             raise ReviewError("a DELETE request carries neither object nor oldObject")
-    elif request.operation != "CONNECT" and request.new_object is None:
+    elif new is None and request.operation != "CONNECT":
         raise ReviewError(f"a {request.operation} request has no object")
+    if type(new) is not ObjectHead:
+        # Decoded whole or projected: the object as it is, without a first read to build it.
+        request.__dict__["object"] = new
     return review
 
 
