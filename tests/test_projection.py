@@ -35,6 +35,7 @@ from webhook.checks.base import CompiledCheck, EvaluationContext
 from webhook.engine import build_context, evaluate
 from webhook.errors import ReviewError
 from webhook.findings import Finding
+from webhook.namespaces import NamespaceLabels
 from webhook.objecthead import ObjectMeta
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
@@ -384,10 +385,51 @@ def test_key_order_is_the_full_decodes() -> None:
     assert list(obj["spec"]["containers"][0]) == ["ports", "name"]
 
 
-def test_the_metadata_keys_are_the_apis_but_managed_fields() -> None:
-    assert list(METADATA_KEYS) == [
-        key for key in ObjectMeta.__struct_fields__ if key != "managedFields"
-    ]
+def test_the_metadata_keys_are_api_keys_without_managed_fields() -> None:
+    assert set(METADATA_KEYS) < set(ObjectMeta.__struct_fields__)
+    assert {"name", "generateName", "namespace", "labels", "annotations"} == set(METADATA_KEYS)
+    assert "managedFields" not in METADATA_KEYS
+
+
+def watched_metadata(obj: JSONObject, kind: str, log: set[object]) -> JSONObject:
+    """`obj` with its metadata and its pod template's metadata watched into `log`."""
+    obj = copy.deepcopy(obj)
+    obj["metadata"] = Watched(obj["metadata"], log)
+    parent: JSONObject = obj
+    for key in POD_TEMPLATE_PATHS[("" if kind == "Pod" else obj["apiVersion"].split("/")[0], kind)]:
+        parent = parent[key]
+    if parent is not obj and isinstance(parent.get("metadata"), dict):
+        parent["metadata"] = Watched(parent["metadata"], log)
+    return obj
+
+
+@pytest.mark.parametrize(
+    "policies", [PSS, WORKLOADS], ids=["pod-security", "pod-security-and-workloads"]
+)
+def test_evaluation_reads_only_the_projected_metadata(policies: PolicySet) -> None:
+    log: set[object] = set()
+    denied = 0
+    for obj, kind in fixture_objects():
+        obj["metadata"]["uid"] = "7c1b0001-2f4e-4c1a-9b3e-b75e2747e349"
+        obj["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "r", "uid": "u"}]
+        watched_request = request(watched_metadata(obj, kind, log))
+        found = evaluate(watched_request, policies, today=TODAY)
+        denied += bool(found)
+    assert denied  # messages naming the object were built
+    assert EVERYTHING not in log
+    assert log <= set(METADATA_KEYS), log - set(METADATA_KEYS)
+    assert "annotations" in log and "name" in log
+
+
+def test_the_namespace_mirror_reads_only_the_projected_metadata() -> None:
+    log: set[object] = set()
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
+    namespace["metadata"] = Watched({"name": "team-a", "labels": {"team": "a"}, "uid": "u"}, log)
+    labels = NamespaceLabels()
+    labels.observe(request(namespace))
+    assert labels.get("team-a") == {"team": "a"}
+    assert EVERYTHING not in log
+    assert log <= set(METADATA_KEYS)
 
 
 @PROPERTY

@@ -2,9 +2,10 @@
 
 A check that reads nothing of the object but its metadata and some keys of its pod spec and of
 each container says which (`PodReads`). When every check the webhook runs does, /validate
-decodes the object into TypedDicts of just those keys: the same dicts, values and order as a
-full decode gives, less every other key (the containers' env, resources and volume mounts,
-the workload's replicas, the status...), which are skipped rather than built and freed.
+decodes the object into TypedDicts of just those keys and of the metadata read (METADATA_KEYS):
+the same dicts, values and order as a full decode gives, less every other key (the containers'
+env, resources and volume mounts, the workload's replicas, the status, the owner references...),
+which are skipped rather than built and freed.
 
 A body the projection cannot take is decoded as before: a value of another type where a
 TypedDict or list is declared (a ValidationError here), and a body that is not ASCII (skipped
@@ -25,23 +26,12 @@ from webhook.workload import CONTAINER_LISTS
 # TypedDicts made at run time from the keys checks declare (a type checker needs literals).
 _typed_dict: Any = TypedDict
 
-# metadata as decoded in full, but managedFields (no check that declares its reads reads it)
-METADATA_KEYS = (
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-)
+# What is read of the metadata (of the object and of its pod template) when every check
+# declares its reads: the name in messages, the labels for match blocks, PolicyExceptions and
+# the namespace mirror, the annotations for AppArmor; the namespace as a Pod has it. No check
+# that declares its reads reads the rest (uid, ownerReferences, managedFields...), so it is
+# skipped.
+METADATA_KEYS = ("name", "generateName", "namespace", "labels", "annotations")
 
 
 @dataclass(frozen=True, slots=True)
