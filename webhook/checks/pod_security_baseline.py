@@ -10,10 +10,8 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     annotation_path,
     check_security_context_values,
-    child,
     container_violation,
     definition,
-    items,
     one_of,
     pod_violation,
     show,
@@ -103,7 +101,9 @@ def app_armor_profile(pod: PodView) -> list[Violation]:
         what="AppArmor profile",
         fix="set RuntimeDefault or Localhost, or remove it",
     )
-    annotations = child(pod.metadata, "annotations")
+    annotations = pod.metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        return violations
     for key, value in annotations.items():
         if not isinstance(key, str) or not key.startswith(APPARMOR_ANNOTATION_PREFIX):
             continue
@@ -168,7 +168,7 @@ def se_linux_options(pod: PodView) -> list[Violation]:
 
 def proc_mount(pod: PodView) -> list[Violation]:
     """Baseline relaxes procMount for pods in a user namespace (`hostUsers: false`)."""
-    if pod.user_namespace:
+    if pod.user_namespace or "procMount" not in pod.container_security_keys:
         return []
     return unmasked_proc_mounts(
         pod, fix="remove it or set Default (or run the pod with hostUsers: false)"
@@ -186,8 +186,11 @@ def seccomp_profile_baseline(pod: PodView) -> list[Violation]:
 
 
 def sysctls(pod: PodView) -> list[Violation]:
-    violations = []
-    for index, sysctl in enumerate(items(pod.security_context, "sysctls")):
+    violations: list[Violation] = []
+    entries = pod.security_context.get("sysctls")
+    if not isinstance(entries, list):
+        return violations
+    for index, sysctl in enumerate(entries):
         name = sysctl.get("name") if isinstance(sysctl, dict) else sysctl
         if not one_of(name, SAFE_SYSCTLS):
             violations.append(

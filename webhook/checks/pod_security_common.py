@@ -29,18 +29,6 @@ _EMPTY: JSONObject = {}
 _ENCODER = msgspec.json.Encoder()
 
 
-def child(node: JSONObject, key: str) -> JSONObject:
-    """`node[key]` when it is an object, else an empty (read-only) one."""
-    value = node.get(key)
-    return value if isinstance(value, dict) else _EMPTY
-
-
-def items(node: JSONObject, key: str) -> Sequence[Any]:
-    """`node[key]` when it is a list, else an empty sequence."""
-    value = node.get(key)
-    return value if isinstance(value, list) else ()
-
-
 def show(value: Any) -> str:
     """A field value as JSON, the way it reads in a manifest."""
     try:
@@ -113,7 +101,7 @@ def check_security_context_values(
     profile = pod.security_context.get(key)
     if profile is not None:
         kind = profile.get("type", "") if isinstance(profile, dict) else ""
-        if not one_of(kind, allowed):
+        if not (isinstance(kind, str) and kind in allowed):
             path = pod.field_path("securityContext", key, "type")
             violations.append(pod_violation(path, f"sets {what} type {show(kind)}", fix))
     if key not in pod.container_security_keys:

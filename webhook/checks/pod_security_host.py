@@ -12,7 +12,6 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
     definition,
-    items,
     pod_violation,
     show,
 )
@@ -60,8 +59,11 @@ def privileged(pod: PodView) -> list[Violation]:
 
 
 def host_path_volumes(pod: PodView) -> list[Violation]:
-    violations = []
-    for index, volume in enumerate(items(pod.spec, "volumes")):
+    violations: list[Violation] = []
+    volumes = pod.spec.get("volumes")
+    if not isinstance(volumes, list):
+        return violations
+    for index, volume in enumerate(volumes):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
             violations.append(
                 pod_violation(

@@ -10,7 +10,6 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
     definition,
-    items,
     one_of,
     pod_violation,
     show,
@@ -64,8 +63,11 @@ _SECCOMP_FIX = "set RuntimeDefault or Localhost"
 
 
 def restricted_volumes(pod: PodView) -> list[Violation]:
-    violations = []
-    for index, volume in enumerate(items(pod.spec, "volumes")):
+    violations: list[Violation] = []
+    volumes = pod.spec.get("volumes")
+    if not isinstance(volumes, list):
+        return violations
+    for index, volume in enumerate(volumes):
         if not isinstance(volume, dict):
             continue
         for key, value in volume.items():
@@ -191,7 +193,7 @@ def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
     pod_set = False
     if pod_profile is not None:
         kind = pod_profile.get("type", "") if isinstance(pod_profile, dict) else ""
-        pod_set = one_of(kind, SECCOMP_TYPES)
+        pod_set = isinstance(kind, str) and kind in SECCOMP_TYPES
         if not pod_set:
             violations.append(
                 pod_violation(
@@ -262,6 +264,8 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
 
 def proc_mount_restricted(pod: PodView) -> list[Violation]:
     """Restricted forbids unmasked /proc even for pods in a user namespace."""
+    if "procMount" not in pod.container_security_keys:
+        return []
     return unmasked_proc_mounts(pod, fix="remove it or set Default")
 
 
