@@ -17,6 +17,7 @@ import asyncio
 import codecs
 import collections
 import contextlib
+import functools
 import io
 import logging
 import select
@@ -74,6 +75,7 @@ class LineHandler(logging.StreamHandler[Any]):
         # was replaced (setStream).
         self._binary_of: Any = None
         self._binary: Any | None = None
+        self._on_turn = functools.partial(self._write_queued, True)  # bound once
 
     def queue(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) when the running loop turns."""
@@ -91,13 +93,12 @@ class LineHandler(logging.StreamHandler[Any]):
             self._write_queued()
         elif self._scheduled is not loop:  # none yet, or on a loop that has ended since
             self._scheduled = loop
-            loop.call_soon(self._turned)
+            loop.call_soon(self._on_turn)
 
-    def _turned(self) -> None:
-        self._scheduled = None
-        self._write_queued()
-
-    def _write_queued(self) -> None:
+    def _write_queued(self, turned: bool = False) -> None:
+        """Write the lines queued (`turned`: the write scheduled for the loop's turn)."""
+        if turned:
+            self._scheduled = None
         with self.lock or contextlib.nullcontext():
             queued = self._lines
             count = len(queued)
