@@ -326,8 +326,9 @@ class Admission:
     ) -> None:
         """The request's metrics and its decision line."""
         kind = request.kind.kind
+        operation = request.operation
         verdict = outcome.verdict
-        self.metrics.observe_request(endpoint, request.operation, kind, verdict, seconds)
+        self.metrics.observe_request(endpoint, operation, kind, verdict, seconds)
         decision = outcome.decision
         failed: list[Mapping[str, str]] = []
         audits: list[str] = []
@@ -342,7 +343,7 @@ class Admission:
             kind,
             request.namespace,
             request.name,
-            request.operation,
+            operation,
             request.userInfo.username,
             verdict,
             failed,
