@@ -60,7 +60,9 @@ def pointer_tail(keys: tuple[str, ...]) -> str:
 
 # Frozen msgspec Structs rather than frozen dataclasses: one is built per container of every
 # request, and a frozen dataclass pays an object.__setattr__ per field (a Struct is built in C).
-class Container(msgspec.Struct, frozen=True):
+# Untracked by the cyclic collector (gc=False): they refer only to the object's values, which
+# never refer back to them, so they are in no reference cycle.
+class Container(msgspec.Struct, frozen=True, gc=False):
     """One container of a pod spec, with the JSON Pointer of its entry in the object."""
 
     name: str
@@ -88,7 +90,7 @@ class Container(msgspec.Struct, frozen=True):
         return f'{_LIST_LABELS.get(self.list_name, "container")} "{self.name}"'
 
 
-class PodView(msgspec.Struct, frozen=True):  # a Struct, as Container
+class PodView(msgspec.Struct, frozen=True, gc=False):  # a Struct, as Container
     """The pod spec of a Pod or a workload's template, with paths relative to the object."""
 
     metadata: JSONObject
