@@ -16,7 +16,7 @@ from webhook.engine import evaluate
 from webhook.errors import ReviewError
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
-from webhook.review import decode_review, encode_response
+from webhook.review import API_VERSIONS, decode_review, encode_admitted, encode_response
 
 TODAY = date(2026, 6, 1)
 PROPERTY = settings(
@@ -112,3 +112,17 @@ def test_a_plain_allowed_answer_is_the_encoded_response_document(
     found = encode_response(api_version=api_version, uid=uid, allowed=True, warnings=[])
     assert found == msgspec.json.encode(document)
     assert msgspec.json.decode(found) == document
+    assert encode_admitted(api_version, uid) == found
+
+
+@pytest.mark.parametrize("api_version", API_VERSIONS)
+def test_a_plain_allowed_answer_of_a_known_version_is_the_encoded_response_document(
+    api_version: str,
+) -> None:
+    uid = 'a"b\\c\u00e9'
+    document = {
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "response": {"uid": uid, "allowed": True},
+    }
+    assert encode_admitted(api_version, uid) == msgspec.json.encode(document)

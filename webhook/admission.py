@@ -29,7 +29,13 @@ from webhook.patches import build_patch
 from webhook.pinning import apply_pins, digest_pins, wants_pins
 from webhook.policy.compiled import PolicySet
 from webhook.projection import review_decoder
-from webhook.review import AdmissionRequest, AdmissionReview, decode_review, encode_response
+from webhook.review import (
+    AdmissionRequest,
+    AdmissionReview,
+    decode_review,
+    encode_admitted,
+    encode_response,
+)
 from webhook.settings import FailureMode, Settings
 from webhook.store import PolicyStore
 from webhook.today import UtcToday
@@ -168,10 +174,7 @@ class Admission:
             return self.reject(endpoint, str(error), 400)
         request = review.request
         if self._excluded(request):
-            outcome = Outcome(
-                encode_response(api_version=review.apiVersion, uid=request.uid, allowed=True),
-                "excluded",
-            )
+            outcome = Outcome(encode_admitted(review.apiVersion, request.uid), "excluded")
         else:
             # The one catch-all: an internal error is answered by the configured failure
             # mode. A validation that awaits nothing (no namespace labels, no lookups) is
@@ -283,6 +286,10 @@ class Admission:
         self.metrics.observe_findings(findings)
         if decision.overrides:
             self.metrics.observe_break_glass(decision.overrides)
+        if decision.allowed and not (
+            decision.warnings or decision.overrides or decision.audit_annotations
+        ):
+            return Outcome(encode_admitted(review.apiVersion, request.uid), "allowed", decision)
         body = encode_response(
             api_version=review.apiVersion,
             uid=request.uid,

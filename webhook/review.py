@@ -263,7 +263,21 @@ def with_old_object(request: AdmissionRequest, old: JSONObject | None) -> Admiss
     return request
 
 
-_ALLOWED = b'{"apiVersion":%s,"kind":"AdmissionReview","response":{"uid":%s,"allowed":true}}'
+# An answer that only admits: the bytes of its document encoded, from its uid on.
+_ADMITTED_HEAD = b'{"apiVersion":%s,"kind":"AdmissionReview","response":{"uid":'
+_ADMITTED_TAIL = b',"allowed":true}}'
+_ADMITTED_HEADS = {
+    version: _ADMITTED_HEAD % _json_encoder.encode(version) for version in API_VERSIONS
+}
+
+
+def encode_admitted(api_version: str, uid: str) -> bytes:
+    """The answer that admits and says nothing else (most answers): the bytes encode_response
+    gives for it, without its dicts."""
+    head = _ADMITTED_HEADS.get(api_version)
+    if head is None:
+        head = _ADMITTED_HEAD % _json_encoder.encode(api_version)
+    return head + _json_encoder.encode(uid) + _ADMITTED_TAIL
 
 
 def encode_response(
@@ -280,8 +294,7 @@ def encode_response(
     """Encode the AdmissionReview response; `patch` is a JSON Patch document (JSON bytes)."""
     plain = message is None and code is None and patch is None
     if allowed and plain and not warnings and not audit_annotations:
-        # Most answers: the bytes the general way gives, without its dicts.
-        return _ALLOWED % (_json_encoder.encode(api_version), _json_encoder.encode(uid))
+        return encode_admitted(api_version, uid)
     response: JSONObject = {"uid": uid, "allowed": allowed}
     if message is not None or code is not None:
         status: JSONObject = {}
