@@ -104,9 +104,10 @@ def app_armor_profile(pod: PodView) -> list[Violation]:
     annotations = pod.metadata.get("annotations")
     if not isinstance(annotations, dict):
         return violations
-    for key, value in annotations.items():
+    for key in annotations:
         if not isinstance(key, str) or not key.startswith(APPARMOR_ANNOTATION_PREFIX):
             continue
+        value = annotations[key]
         if isinstance(value, str) and (
             not value or value == "runtime/default" or value.startswith("localhost/")
         ):

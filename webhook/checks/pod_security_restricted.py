@@ -70,8 +70,8 @@ def restricted_volumes(pod: PodView) -> list[Violation]:
     for index, volume in enumerate(volumes):
         if not isinstance(volume, dict):
             continue
-        for key, value in volume.items():
-            if key in _ALLOWED and value is not None:
+        for key in volume:
+            if key in _ALLOWED and volume[key] is not None:
                 break
         else:
             violations.extend(_restricted_volume(pod, index, volume))
