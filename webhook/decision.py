@@ -39,6 +39,10 @@ class Decision(msgspec.Struct, frozen=True):
         return [format_finding(finding) for finding in (*self.warnings, *self.overrides)]
 
 
+# The decision of most requests (nothing failed), built once; no code changes a Decision.
+_ADMITS = Decision(allowed=True)
+
+
 def format_finding(finding: Finding) -> str:
     """`[policy/rule] message (field /spec/...)`: names the policy, rule, field and the fix."""
     where = f" (field {finding.path})" if finding.path else ""
@@ -77,7 +81,7 @@ def decide(findings: Sequence[Finding]) -> Decision:
         else:
             audits.append(finding)
     if not (denials or warnings or audits or waived or overrides):
-        return Decision(allowed=True)
+        return _ADMITS
     texts: dict[str, list[str]] = {}  # annotation key -> its texts, in order
     for finding in (*audits, *waived, *overrides):
         waiver = finding.waiver

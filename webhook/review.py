@@ -159,7 +159,14 @@ def decode_review(
     decoder (webhook.projection) builds only the parts of the object the policy set reads,
     for a body it can take (else the object comes as without it).
     """
-    review = _projected(projected, body) if projected is not None else None
+    review: AdmissionReview | None = None
+    # Projected: a body that is ASCII (skipped strings are not checked for UTF-8) and that the
+    # projection takes; any error is left to the decodes below, which raise (or not) as always.
+    if projected is not None and body.isascii():
+        try:
+            review = projected.decode(body)
+        except Exception:
+            review = None
     ascii_body = review is not None  # a projected body was checked to be ASCII
     if review is None:
         review = None if managed_fields else _skimmed(body)
@@ -188,19 +195,6 @@ def decode_review(
         # Decoded whole or projected: the object as it is, without a first read to build it.
         request.__dict__["object"] = new
     return review
-
-
-def _projected(
-    decoder: msgspec.json.Decoder[AdmissionReview], body: bytes
-) -> AdmissionReview | None:
-    """The review with its object projected; None when the body is to be decoded otherwise (not
-    ASCII: skipped strings are not checked for UTF-8; or any error: the full decode tells)."""
-    if not body.isascii():
-        return None
-    try:
-        return decoder.decode(body)
-    except Exception:  # the full decode raises (or not) as it always does
-        return None
 
 
 def _skimmed(body: bytes) -> AdmissionReview | None:
