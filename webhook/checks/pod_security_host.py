@@ -29,8 +29,9 @@ HOST_ACTIONS = ("httpGet", "tcpSocket")
 # own, more than the loop over a few containers that finds nothing.
 def host_namespaces(pod: PodView) -> list[Violation]:
     violations = []
+    spec = pod.spec
     for key in HOST_NAMESPACES:
-        if pod.spec.get(key) is True:
+        if spec.get(key) is True:
             violations.append(
                 pod_violation(
                     pod.field_path(key),
@@ -147,7 +148,7 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
                 # `_sets_host`, inline: most containers have probes, and few name a host.
                 http, tcp = handler.get("httpGet"), handler.get("tcpSocket")
                 if (isinstance(http, dict) and "host" in http) or (
-                    isinstance(tcp, dict) and "host" in tcp
+                    tcp is not None and isinstance(tcp, dict) and "host" in tcp
                 ):
                     violations.extend(_host_violations(container, (probe,), handler))
         lifecycle = spec.get("lifecycle")
