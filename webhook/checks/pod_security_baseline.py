@@ -189,7 +189,7 @@ def seccomp_profile_baseline(pod: PodView) -> list[Violation]:
 def sysctls(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
     entries = pod.security_context.get("sysctls")
-    if not isinstance(entries, list):
+    if entries is None or not isinstance(entries, list):  # (None: most pods, a quicker test)
         return violations
     for index, sysctl in enumerate(entries):
         name = sysctl.get("name") if isinstance(sysctl, dict) else sysctl

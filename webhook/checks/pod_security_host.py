@@ -114,7 +114,8 @@ def windows_host_process(pod: PodView) -> list[Violation]:
     fix = "remove it or set false"
     violations = []
     options = pod.security_context.get("windowsOptions")
-    if isinstance(options, dict) and options.get("hostProcess") is True:
+    # (`is not None` first: most pods leave it out, and it is a quicker test than isinstance)
+    if options is not None and isinstance(options, dict) and options.get("hostProcess") is True:
         violations.append(
             pod_violation(
                 pod.field_path("securityContext", "windowsOptions", "hostProcess"),
