@@ -31,3 +31,12 @@ def test_a_failure_beside_an_override_still_denies() -> None:
     )
     assert not decision.allowed
     assert len(decision.denials) == 1 and len(decision.overrides) == 1
+
+
+def test_the_shared_admitting_decision_cannot_be_changed() -> None:
+    passed = Finding("baseline", "non-root", Mode.ENFORCE, Result.PASS, "")
+    first, second = decide([]), decide([passed])
+    assert first is second and first.allowed
+    with pytest.raises(TypeError):
+        first.audit_annotations["leaked"] = "into every later decision"  # type: ignore[index]
+    assert decide([]).audit_annotations == {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import msgspec
 
@@ -25,7 +26,8 @@ class Decision(msgspec.Struct, frozen=True):
     audits: tuple[Finding, ...] = ()
     waived: tuple[Finding, ...] = ()  # failures a PolicyException waived: recorded, never deny
     overrides: tuple[Finding, ...] = ()  # failures an authorized override (break-glass) admitted
-    audit_annotations: dict[str, str] = msgspec.field(default_factory=dict)
+    # Read-only: the decision of most requests is one shared instance (_ADMITS).
+    audit_annotations: Mapping[str, str] = MappingProxyType({})
 
     def message(self) -> str:
         """One message listing every failed enforce rule, not just the first."""
@@ -39,7 +41,7 @@ class Decision(msgspec.Struct, frozen=True):
         return [format_finding(finding) for finding in (*self.warnings, *self.overrides)]
 
 
-# The decision of most requests (nothing failed), built once; no code changes a Decision.
+# The decision of most requests (nothing failed), built once; frozen, its mapping read-only.
 _ADMITS = Decision(allowed=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -282,7 +283,7 @@ def encode_response(
     message: str | None = None,
     code: int | None = None,
     warnings: list[str] | None = None,
-    audit_annotations: dict[str, str] | None = None,
+    audit_annotations: Mapping[str, str] | None = None,
     patch: bytes | None = None,
 ) -> bytes:
     """Encode the AdmissionReview response; `patch` is a JSON Patch document (JSON bytes)."""
@@ -302,7 +303,7 @@ def encode_response(
     if warnings:
         response["warnings"] = warnings
     if audit_annotations:
-        response["auditAnnotations"] = audit_annotations
+        response["auditAnnotations"] = dict(audit_annotations)
     if patch is not None:
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(patch).decode("ascii")
