@@ -1,5 +1,6 @@
-"""Decision lines written in batches: together once the event loop turns, at once without a
-loop, before any later record, at shutdown, and in writes of whole lines that fit PIPE_BUF."""
+"""Decision lines written in batches: together a few milliseconds after the first, at once
+without a loop, before any later record, at shutdown, and in writes of whole lines that fit
+PIPE_BUF."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import REPOSITORY
-from webhook.linebatch import PIPE_BUF, QUEUE_LIMIT, LineHandler, chunks
+from webhook.linebatch import PIPE_BUF, QUEUE_LIMIT, WRITE_DELAY, LineHandler, chunks
 
 
 class RecordingStream(io.StringIO):
@@ -53,19 +54,25 @@ def text_stream(buffer: io.BytesIO, encoding: str = "utf-8") -> io.TextIOWrapper
     )
 
 
+async def after_the_delay() -> None:
+    """Wait past the write delay: its timer, due first, has run."""
+    await asyncio.sleep(2 * WRITE_DELAY)
+
+
 def line(number: int, size: int = 40) -> bytes:
     return json.dumps({"n": number, "pad": "x" * size}).encode() + b"\n"
 
 
-def test_the_lines_of_one_turn_are_written_together_when_the_loop_turns() -> None:
+def test_the_lines_of_several_turns_are_written_together_after_the_delay() -> None:
     stream = RecordingStream()
     handler = LineHandler(stream)
 
     async def answer() -> tuple[str, str]:
         for number in range(3):
             handler.queue(line(number))
+            await asyncio.sleep(0)  # the loop turns
         before = stream.getvalue()
-        await asyncio.sleep(0)  # the loop turns
+        await after_the_delay()
         return before, stream.getvalue()
 
     before, after = asyncio.run(answer())
@@ -74,14 +81,14 @@ def test_the_lines_of_one_turn_are_written_together_when_the_loop_turns() -> Non
     assert len(stream.writes) == 1
 
 
-def test_each_turn_writes_its_own_lines() -> None:
+def test_lines_further_apart_than_the_delay_are_written_apart() -> None:
     stream = RecordingStream()
     handler = LineHandler(stream)
 
     async def answer() -> None:
         for number in range(4):
             handler.queue(line(number))
-            await asyncio.sleep(0)
+            await after_the_delay()
 
     asyncio.run(answer())
     assert stream.writes == [line(number).decode() for number in range(4)]
@@ -109,7 +116,7 @@ def test_lines_queued_on_a_loop_that_ended_are_written_with_the_next_loop() -> N
 
     async def queue_and_turn() -> None:
         handler.queue(line(2))
-        await asyncio.sleep(0)
+        await after_the_delay()
 
     asyncio.run(queue_and_turn())
     assert stream.getvalue() == (line(1) + line(2)).decode()
@@ -133,7 +140,7 @@ def test_lines_from_other_threads_are_written_once_each_and_none_lost() -> None:
             await asyncio.sleep(0)
         for thread in threads:
             thread.join()
-        await asyncio.sleep(0)
+        await after_the_delay()
 
     asyncio.run(answer())
     handler.flush()
@@ -154,7 +161,7 @@ def test_a_long_turn_writes_once_the_queue_is_large() -> None:
         for item in lines:
             handler.queue(item)
         before = stream.getvalue()
-        await asyncio.sleep(0)
+        await after_the_delay()
         return before
 
     before = asyncio.run(answer())
@@ -186,9 +193,9 @@ def test_on_a_utf8_text_stream_the_lines_go_to_its_buffer_as_they_are() -> None:
     async def answer() -> None:
         for item in lines:
             handler.queue(item)
-        await asyncio.sleep(0)
+        await after_the_delay()
         handler.queue(line(9))
-        await asyncio.sleep(0)
+        await after_the_delay()
 
     asyncio.run(answer())
     assert buffer.writes == [b"".join(lines), line(9)]
@@ -208,7 +215,7 @@ def test_records_and_lines_on_a_utf8_text_stream_keep_their_order() -> None:
         handler.queue(line(1))
         handler.handle(record("second"))
         handler.queue(line(2))
-        await asyncio.sleep(0)
+        await after_the_delay()
         handler.handle(record("third"))
 
     asyncio.run(answer())
@@ -261,7 +268,7 @@ def test_writes_are_whole_lines_that_fit_pipe_buf() -> None:
     async def answer() -> None:
         for item in lines:
             handler.queue(item)
-        await asyncio.sleep(0)
+        await after_the_delay()
 
     asyncio.run(answer())
     assert "".join(stream.writes) == b"".join(lines).decode()

@@ -1,7 +1,9 @@
-"""A log handler that writes ready-made lines in batches, once per turn of the event loop.
+"""A log handler that writes ready-made lines in batches, a few milliseconds apart.
 
-Every decision of a turn is queued and the batch is written when the loop turns, in writes of
-whole lines of at most PIPE_BUF bytes: a write that size to a pipe is atomic, so the lines of
+Every decision is queued, and the lines queued within WRITE_DELAY of the first are written
+together: on a busy worker dozens of requests' lines in one write, where a write for each turn
+of the event loop is one for every request or two at moderate load. They are written in writes
+of whole lines of at most PIPE_BUF bytes: a write that size to a pipe is atomic, so the lines of
 several workers sharing one stderr pipe never interleave (a single longer line is written
 alone, as it would be unbatched). Records and `flush()` write the queued lines first, so the
 order of a worker's lines holds; `logging.shutdown()` flushes them at exit.
@@ -25,8 +27,10 @@ from collections.abc import Iterator
 from typing import Any
 
 PIPE_BUF = select.PIPE_BUF
-# Queued bytes written at once rather than at the end of the turn (bounds the memory a long
-# turn holds).
+# Seconds a queued line waits for others to be written with it.
+WRITE_DELAY = 0.005
+# Queued bytes written at once rather than after the delay (bounds the memory a long turn or a
+# burst holds).
 QUEUE_LIMIT = 16 * PIPE_BUF
 
 
@@ -61,7 +65,7 @@ def binary_buffer(stream: Any) -> Any | None:
 
 class LineHandler(logging.StreamHandler[Any]):
     """A StreamHandler that also takes encoded lines (`queue`); with an event loop running in
-    the thread they are written when the loop turns, without one at once."""
+    the thread they are written WRITE_DELAY after the first of a batch, without one at once."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -78,7 +82,7 @@ class LineHandler(logging.StreamHandler[Any]):
         self._on_turn = functools.partial(self._write_queued, True)  # bound once
 
     def queue(self, line: bytes) -> None:
-        """Write `line` (UTF-8, ending in a newline) when the running loop turns."""
+        """Write `line` (UTF-8, ending in a newline) with the others of its batch."""
         self._lines.append(line)
         size = self._size = self._size + len(line)
         scheduled = self._scheduled
@@ -93,10 +97,10 @@ class LineHandler(logging.StreamHandler[Any]):
             self._write_queued()
         elif self._scheduled is not loop:  # none yet, or on a loop that has ended since
             self._scheduled = loop
-            loop.call_soon(self._on_turn)
+            loop.call_later(WRITE_DELAY, self._on_turn)
 
     def _write_queued(self, turned: bool = False) -> None:
-        """Write the lines queued (`turned`: the write scheduled for the loop's turn)."""
+        """Write the lines queued (`turned`: the write scheduled after the delay)."""
         if turned:
             self._scheduled = None
         with self.lock or contextlib.nullcontext():
