@@ -3,8 +3,8 @@
 `log_decision` writes the line for one admission decision; `configure` installs the JSON
 formatter on the root logger (the `serve` command calls it; tests may capture records). While
 that handler is the only one, a decision line is encoded from a struct and queued on it
-directly (the same line the formatter writes, without a LogRecord per request); the lines of
-one event-loop turn are written together (webhook.linebatch).
+directly (the same line the formatter writes, without a LogRecord per request); the lines
+queued within a few milliseconds are written together (webhook.linebatch).
 """
 
 from __future__ import annotations
