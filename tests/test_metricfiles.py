@@ -3,10 +3,11 @@ reads from our files what it reads from the files of its own MultiProcessValue."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,37 @@ def record(registry: CollectorRegistry) -> None:
         histogram.observe(seconds)
 
 
-def scrape(directory: Path, value_class: Callable[..., Any]) -> bytes:
-    """What prometheus_client's collector reads after `record` with `value_class`."""
+@contextlib.contextmanager
+def values_of(directory: Path, value_class: Callable[..., Any]) -> Iterator[None]:
+    """Metrics made inside keep their values with `value_class`, in files in `directory`."""
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)
     values.ValueClass = value_class
     try:
-        record(CollectorRegistry())
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        yield
     finally:
         values.ValueClass = values.MutexValue
         os.environ.pop(MULTIPROCESS_VARIABLE, None)
+
+
+def collected() -> bytes:
+    """What prometheus_client's collector reads from the files."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def answers_and_seconds(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
+    """A request counter and a latency histogram, as the webhook's are shaped."""
+    counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
+    histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
+    return counter, histogram
+
+
+def scrape(directory: Path, value_class: Callable[..., Any]) -> bytes:
+    """What prometheus_client's collector reads after `record` with `value_class`."""
+    with values_of(directory, value_class):
+        record(CollectorRegistry())
+        return collected()
 
 
 def test_the_files_read_as_prometheus_clients_own(tmp_path: Path) -> None:
@@ -126,12 +146,8 @@ def test_an_observation_reads_as_an_increment_and_a_histogram_observation(
     theirs.mkdir()
 
     def scraped(directory: Path, value_class: Callable[..., Any], shared: bool) -> bytes:
-        os.environ[MULTIPROCESS_VARIABLE] = str(directory)
-        values.ValueClass = value_class
-        try:
-            registry = CollectorRegistry()
-            counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
-            histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
+        with values_of(directory, value_class):
+            counter, histogram = answers_and_seconds(CollectorRegistry())
             for seconds, bucket in ((0.5, 1), (0.05, 0), (0.5, 1), (3.0, 2)):
                 child = counter.labels("allowed")
                 if shared:
@@ -141,12 +157,7 @@ def test_an_observation_reads_as_an_increment_and_a_histogram_observation(
                 else:
                     child.inc()
                     histogram.observe(seconds)
-            collected = CollectorRegistry()
-            multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
-            return generate_latest(collected)
-        finally:
-            values.ValueClass = values.MutexValue
-            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+            return collected()
 
     shared = SharedValues(str(ours))
     try:
@@ -163,31 +174,25 @@ def test_an_observation_in_a_forked_child_goes_to_a_file_of_its_own(tmp_path: Pa
     """Values made before a fork, observed in the child: the child's file holds the child's
     observations, the parent's its own."""
     shared = SharedValues(str(tmp_path))
-    os.environ[MULTIPROCESS_VARIABLE] = str(tmp_path)
-    values.ValueClass = shared
     try:
-        registry = CollectorRegistry()
-        counter = Counter("answers", "Answers.", ["verdict"], registry=registry)
-        histogram = Histogram("seconds", "Seconds.", buckets=(0.1, 1.0), registry=registry)
-        value, total, buckets = counter.labels("allowed")._value, histogram._sum, histogram._buckets
-        shared.observe(value, total, 0.5, buckets[1])
-        child = os.fork()
-        if child == 0:
-            code = 1
-            try:
-                shared.observe(value, total, 0.05, buckets[0])
-                shared.observe(value, total, 3.0, buckets[2])
-                code = 0
-            finally:
-                os._exit(code)
-        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
-        shared.observe(value, total, 0.5, buckets[1])
-        collected = CollectorRegistry()
-        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
-        text = generate_latest(collected)
+        with values_of(tmp_path, shared):
+            counter, histogram = answers_and_seconds(CollectorRegistry())
+            value, total = counter.labels("allowed")._value, histogram._sum
+            buckets = histogram._buckets
+            shared.observe(value, total, 0.5, buckets[1])
+            child = os.fork()
+            if child == 0:
+                code = 1
+                try:
+                    shared.observe(value, total, 0.05, buckets[0])
+                    shared.observe(value, total, 3.0, buckets[2])
+                    code = 0
+                finally:
+                    os._exit(code)
+            assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+            shared.observe(value, total, 0.5, buckets[1])
+            text = collected()
     finally:
-        values.ValueClass = values.MutexValue
-        os.environ.pop(MULTIPROCESS_VARIABLE, None)
         shared.close()
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         f"{kind}_{pid}.db" for kind in ("counter", "histogram") for pid in (os.getpid(), child)

@@ -286,10 +286,6 @@ class Admission:
         self.metrics.observe_findings(findings)
         if decision.overrides:
             self.metrics.observe_break_glass(decision.overrides)
-        if decision.allowed and not (
-            decision.warnings or decision.overrides or decision.audit_annotations
-        ):
-            return Outcome(encode_admitted(review.apiVersion, request.uid), "allowed", decision)
         body = encode_response(
             api_version=review.apiVersion,
             uid=request.uid,

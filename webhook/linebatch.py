@@ -79,7 +79,7 @@ class LineHandler(logging.StreamHandler[Any]):
         # was replaced (setStream).
         self._binary_of: Any = None
         self._binary: Any | None = None
-        self._on_turn = functools.partial(self._write_queued, True)  # bound once
+        self._after_delay = functools.partial(self._write_queued, True)  # bound once
 
     def queue(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) with the others of its batch."""
@@ -97,11 +97,11 @@ class LineHandler(logging.StreamHandler[Any]):
             self._write_queued()
         elif self._scheduled is not loop:  # none yet, or on a loop that has ended since
             self._scheduled = loop
-            loop.call_later(WRITE_DELAY, self._on_turn)
+            loop.call_later(WRITE_DELAY, self._after_delay)
 
-    def _write_queued(self, turned: bool = False) -> None:
-        """Write the lines queued (`turned`: the write scheduled after the delay)."""
-        if turned:
+    def _write_queued(self, scheduled: bool = False) -> None:
+        """Write the lines queued (`scheduled`: the write scheduled after the delay)."""
+        if scheduled:
             self._scheduled = None
         with self.lock or contextlib.nullcontext():
             queued = self._lines
@@ -114,7 +114,7 @@ class LineHandler(logging.StreamHandler[Any]):
                 self._binary_of = stream
                 self._binary = binary_buffer(stream)
             binary = self._binary
-            if count == 1 and binary is not None:  # a turn's only line (written alone)
+            if count == 1 and binary is not None:  # a batch's only line (written alone)
                 binary.write(queued.popleft())
                 binary.flush()
                 return

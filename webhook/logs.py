@@ -165,6 +165,8 @@ def log_decision(
 ) -> None:
     """One line per decision, its fields in line order; `failed` names policy, rule and mode
     of every failed rule; the lists are taken over (`patched` None when nothing was patched)."""
+    if not DECISIONS.isEnabledFor(logging.INFO):
+        return
     handler = _direct.handler
     if (  # configure's handler, while it is the root logger's only one (checked in line)
         handler is not None
@@ -173,8 +175,6 @@ def log_decision(
         and DECISIONS.propagate
         and handler.level <= logging.INFO
     ):
-        if not DECISIONS.isEnabledFor(logging.INFO):
-            return
         # Positional: a Struct built from keywords costs several times more.
         line = DecisionLine(
             _clock.now(),
@@ -196,8 +196,6 @@ def log_decision(
             patched,
         )
         handler.queue(_encoder.encode_lines((line,)))  # with its newline, in one call
-        return
-    if not DECISIONS.isEnabledFor(logging.INFO):
         return
     fields: dict[str, Any] = {
         "uid": uid,

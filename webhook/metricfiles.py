@@ -91,26 +91,12 @@ class SharedValues:
         self, counter: SharedValue, total: SharedValue, amount: float, bucket: SharedValue
     ) -> None:
         """`counter` and `bucket` up by one and `total` by `amount` under one lock (a request
-        counted, and its latency observed in a histogram child's sum and bucket); each as
-        `SharedValue.add` does, written here in line while none of them has to find its
-        place again after a fork."""
+        counted, and its latency observed in a histogram child's sum and bucket)."""
         self.acquire()
         try:
-            forks = self.forks
-            if counter._forks != forks or total._forks != forks or bucket._forks != forks:
-                counter.add(1.0)
-                total.add(amount)
-                bucket.add(1.0)
-                return
-            value = counter._value = counter._value + 1.0
-            counter._timestamp = 0.0
-            _pack_into(counter._file._m, counter._place, value, 0.0)
-            value = total._value = total._value + amount
-            total._timestamp = 0.0
-            _pack_into(total._file._m, total._place, value, 0.0)
-            value = bucket._value = bucket._value + 1.0
-            bucket._timestamp = 0.0
-            _pack_into(bucket._file._m, bucket._place, value, 0.0)
+            counter.add(1.0)
+            total.add(amount)
+            bucket.add(1.0)
         finally:
             self.release()
 
