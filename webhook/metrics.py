@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Protocol
@@ -43,19 +42,17 @@ class Value(Protocol):
     """Where prometheus_client keeps the number of a label child (a float under a lock, or
     its slot in the worker's file when workers share metrics)."""
 
-    _value: float
-
     def inc(self, amount: float) -> None: ...
 
 
 # The counter value of a request's labels, the sum and buckets of its endpoint's latency
 # histogram, and how a request updates them: SharedValues.observe when the values are shared,
-# None for prometheus_client's own values (updated in place under the requests' lock).
-RequestValues = tuple[Value, Value, Sequence[Value], Callable[..., None] | None]
+# _increment_each otherwise.
+RequestValues = tuple[Value, Value, Sequence[Value], Callable[..., None]]
 
 
 def _increment_each(counter: Value, total: Value, amount: float, bucket: Value) -> None:
-    """A request's updates, for values of any other value class."""
+    """A request's updates, for prometheus_client's own values (each under its lock)."""
     counter.inc(1)
     total.inc(amount)
     bucket.inc(1)
@@ -235,7 +232,6 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._request_values: dict[tuple[str, str, str, str], RequestValues] = {}
-        self._requests_lock = threading.Lock()
         self._rule_children: dict[tuple[str, str, str, str], Counter] = {}
         # The findings of each request, as a tuple, with how many requests had just those.
         self._pending_rules: dict[tuple[Finding, ...], int] = {}
@@ -249,42 +245,26 @@ class Metrics:
     ) -> None:
         """Count an answered request and its latency. The values of the label children are
         updated directly (what Counter.inc and Histogram.observe do for a child, without
-        their checks and the walk over the bucket bounds), the three under one lock; when
-        workers share metrics, they are written to the worker's files at once, so every
-        scrape sees the request."""
+        their checks and the walk over the bucket bounds); when workers share metrics, the
+        three are written to the worker's files at once, under one lock, so every scrape sees
+        the request."""
         key = (endpoint, operation, kind, verdict)
         found = self._request_values.get(key)
         if found is None:
             found = self._request_values[key] = self._request_children(key)
         value, total, buckets, together = found
-        bucket = buckets[bisect.bisect_left(self._latency_bounds, seconds)]
-        if together is None:  # prometheus_client's own values, under the requests' lock
-            with self._requests_lock:
-                value._value += 1.0
-                total._value += seconds
-                bucket._value += 1.0
-        else:
-            together(value, total, seconds, bucket)
+        together(value, total, seconds, buckets[bisect.bisect_left(self._latency_bounds, seconds)])
 
     def _request_children(self, key: tuple[str, str, str, str]) -> RequestValues:
         """The values a request of `key` updates: its counter's, and the sum and buckets of
         its endpoint's latency histogram; with the shared values' `observe` when workers
-        share metrics (the three written under one lock). prometheus_client's own values
-        (a float under a lock each) get the requests' lock instead, so a request's three
-        updates take one lock, as do their reads at a scrape."""
+        share metrics (the three written under one lock)."""
         value = self.requests.labels(*key)._value
         histogram = self.latency.labels(key[0])
         total, buckets = histogram._sum, histogram._buckets
         if isinstance(value, SharedValue):
             return value, total, buckets, value._shared.observe
-        if type(value) is not values.MutexValue:
-            return value, total, buckets, _increment_each
-        # Under the old lock: an update under way elsewhere ends before the swap.
-        for local in (value, total, *buckets):
-            if local._lock is not self._requests_lock:
-                with local._lock:
-                    local._lock = self._requests_lock
-        return value, total, buckets, None
+        return value, total, buckets, _increment_each
 
     def observe_findings(self, findings: Sequence[Finding]) -> None:
         """Count rule results: by the tuple of a request's findings, added to the counters by
