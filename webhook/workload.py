@@ -146,8 +146,7 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     security_keys: set[Any] = set()
     for list_name, list_path in lists:
         entries = spec.get(list_name)
-        # `is None` first, here and for `os`: a field most pods leave out, and a quicker test.
-        if entries is None or not isinstance(entries, list):
+        if not isinstance(entries, list):
             continue
         for index, entry in enumerate(entries):
             if isinstance(entry, dict):
@@ -169,6 +168,6 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
         tuple(containers),
         pod_security if isinstance(pod_security, dict) else _EMPTY,
         security_keys,
-        system is not None and isinstance(system, dict) and system.get("name") == "windows",
+        isinstance(system, dict) and system.get("name") == "windows",
         spec.get("hostUsers") is False,  # user_namespace
     )

@@ -12,6 +12,7 @@ from webhook.checks.pod_security_common import (
     check_security_context_values,
     container_violation,
     definition,
+    items,
     one_of,
     pod_violation,
     show,
@@ -188,10 +189,7 @@ def seccomp_profile_baseline(pod: PodView) -> list[Violation]:
 
 def sysctls(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
-    entries = pod.security_context.get("sysctls")
-    if entries is None or not isinstance(entries, list):  # (None: most pods, a quicker test)
-        return violations
-    for index, sysctl in enumerate(entries):
+    for index, sysctl in enumerate(items(pod.security_context, "sysctls")):
         name = sysctl.get("name") if isinstance(sysctl, dict) else sysctl
         if not one_of(name, SAFE_SYSCTLS):
             violations.append(

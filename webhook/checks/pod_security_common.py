@@ -37,6 +37,12 @@ def show(value: Any) -> str:
         return repr(value)
 
 
+def items(node: JSONObject, key: str) -> Sequence[Any]:
+    """`node[key]` when it is a list, else an empty sequence."""
+    value = node.get(key)
+    return value if isinstance(value, list) else ()
+
+
 def one_of(value: Any, allowed: frozenset[str]) -> bool:
     """Whether `value` is a string in `allowed` (any other type never is)."""
     return isinstance(value, str) and value in allowed
@@ -101,7 +107,7 @@ def check_security_context_values(
     profile = pod.security_context.get(key)
     if profile is not None:
         kind = profile.get("type", "") if isinstance(profile, dict) else ""
-        if not (isinstance(kind, str) and kind in allowed):
+        if not one_of(kind, allowed):
             path = pod.field_path("securityContext", key, "type")
             violations.append(pod_violation(path, f"sets {what} type {show(kind)}", fix))
     if key not in pod.container_security_keys:
@@ -111,7 +117,7 @@ def check_security_context_values(
         if profile is None:
             continue
         kind = profile.get("type", "") if isinstance(profile, dict) else ""
-        if not (isinstance(kind, str) and kind in allowed):
+        if not one_of(kind, allowed):
             path = container.field_path("securityContext", key, "type")
             violations.append(
                 container_violation(container, path, f"sets {what} type {show(kind)}", fix)

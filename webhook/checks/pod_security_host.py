@@ -12,6 +12,7 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
     definition,
+    items,
     pod_violation,
     show,
 )
@@ -61,10 +62,7 @@ def privileged(pod: PodView) -> list[Violation]:
 
 def host_path_volumes(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
-    volumes = pod.spec.get("volumes")
-    if not isinstance(volumes, list):
-        return violations
-    for index, volume in enumerate(volumes):
+    for index, volume in enumerate(items(pod.spec, "volumes")):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
             violations.append(
                 pod_violation(
@@ -114,8 +112,7 @@ def windows_host_process(pod: PodView) -> list[Violation]:
     fix = "remove it or set false"
     violations = []
     options = pod.security_context.get("windowsOptions")
-    # (`is not None` first: most pods leave it out, and it is a quicker test than isinstance)
-    if options is not None and isinstance(options, dict) and options.get("hostProcess") is True:
+    if isinstance(options, dict) and options.get("hostProcess") is True:
         violations.append(
             pod_violation(
                 pod.field_path("securityContext", "windowsOptions", "hostProcess"),
@@ -149,7 +146,7 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
                 # `_sets_host`, inline: most containers have probes, and few name a host.
                 http, tcp = handler.get("httpGet"), handler.get("tcpSocket")
                 if (isinstance(http, dict) and "host" in http) or (
-                    tcp is not None and isinstance(tcp, dict) and "host" in tcp
+                    isinstance(tcp, dict) and "host" in tcp
                 ):
                     violations.extend(_host_violations(container, (probe,), handler))
         lifecycle = spec.get("lifecycle")

@@ -10,6 +10,7 @@ from webhook.checks.base import CheckDefinition, NoParams
 from webhook.checks.pod_security_common import (
     container_violation,
     definition,
+    items,
     one_of,
     pod_violation,
     show,
@@ -64,10 +65,7 @@ _SECCOMP_FIX = "set RuntimeDefault or Localhost"
 
 def restricted_volumes(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
-    volumes = pod.spec.get("volumes")
-    if not isinstance(volumes, list):
-        return violations
-    for index, volume in enumerate(volumes):
+    for index, volume in enumerate(items(pod.spec, "volumes")):
         if not isinstance(volume, dict):
             continue
         for key in volume:
@@ -193,7 +191,7 @@ def seccomp_profile_restricted(pod: PodView) -> list[Violation]:
     pod_set = False
     if pod_profile is not None:
         kind = pod_profile.get("type", "") if isinstance(pod_profile, dict) else ""
-        pod_set = isinstance(kind, str) and kind in SECCOMP_TYPES
+        pod_set = one_of(kind, SECCOMP_TYPES)
         if not pod_set:
             violations.append(
                 pod_violation(
