@@ -215,7 +215,19 @@ def evaluate(
             if pod is None:
                 findings.extend(policy.skipped)
                 continue
-            for check_pod, passed, rule in pod_runs:
+            # Most pods pass every check: then the policy's PASS findings, all at once; else
+            # those before the first failing check, and each rule from there on.
+            for check_pod, position in policy.pod_checks:  # noqa: B007 (read after the loop)
+                violations = check_pod(pod)
+                if violations:
+                    break
+            else:
+                findings.extend(policy.passed)
+                continue
+            findings.extend(policy.passed[:position])
+            rule = pod_runs[position][2]
+            findings.extend(_violation_findings(policy, rule, violations, context, _YES))
+            for check_pod, passed, rule in pod_runs[position + 1 :]:
                 violations = check_pod(pod)
                 if violations:
                     findings.extend(_violation_findings(policy, rule, violations, context, _YES))
