@@ -189,6 +189,8 @@ def seccomp_profile_baseline(pod: PodView) -> list[Violation]:
 
 def sysctls(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
+    if "sysctls" not in pod.security_context:  # most pods set none
+        return violations
     for index, sysctl in enumerate(items(pod.security_context, "sysctls")):
         name = sysctl.get("name") if isinstance(sysctl, dict) else sysctl
         if not one_of(name, SAFE_SYSCTLS):

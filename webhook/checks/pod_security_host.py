@@ -32,7 +32,7 @@ def host_namespaces(pod: PodView) -> list[Violation]:
     violations = []
     spec = pod.spec
     for key in HOST_NAMESPACES:
-        if spec.get(key) is True:
+        if key in spec and spec[key] is True:  # (most pods set none of them)
             violations.append(
                 pod_violation(
                     pod.field_path(key),
@@ -63,7 +63,7 @@ def privileged(pod: PodView) -> list[Violation]:
 def host_path_volumes(pod: PodView) -> list[Violation]:
     violations: list[Violation] = []
     for index, volume in enumerate(items(pod.spec, "volumes")):
-        if isinstance(volume, dict) and volume.get("hostPath") is not None:
+        if isinstance(volume, dict) and "hostPath" in volume and volume["hostPath"] is not None:
             violations.append(
                 pod_violation(
                     pod.field_path("volumes", str(index), "hostPath"),
@@ -141,21 +141,30 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
     for container in pod.containers:
         spec = container.spec
         for probe in PROBES:
-            handler = spec.get(probe)
+            if probe not in spec:  # (a test rather than a get: most containers lack some)
+                continue
+            handler = spec[probe]
             if handler and isinstance(handler, dict):
-                # `_sets_host`, inline: most containers have probes, and few name a host.
-                http, tcp = handler.get("httpGet"), handler.get("tcpSocket")
+                # `_sets_host`, inline: most containers have probes, and few name a host
+                # (and fewer have a tcpSocket action, looked up only when there is one).
+                http = handler.get("httpGet")
                 if (isinstance(http, dict) and "host" in http) or (
-                    isinstance(tcp, dict) and "host" in tcp
+                    "tcpSocket" in handler and _names_host(handler["tcpSocket"])
                 ):
                     violations.extend(_host_violations(container, (probe,), handler))
-        lifecycle = spec.get("lifecycle")
+        if "lifecycle" not in spec:
+            continue
+        lifecycle = spec["lifecycle"]
         if lifecycle and isinstance(lifecycle, dict):
             for name in LIFECYCLE_HANDLERS:
                 handler = lifecycle.get(name)
                 if handler and isinstance(handler, dict) and _sets_host(handler):
                     violations.extend(_host_violations(container, ("lifecycle", name), handler))
     return violations
+
+
+def _names_host(action: object) -> bool:
+    return isinstance(action, dict) and "host" in action
 
 
 def _sets_host(handler: JSONObject) -> bool:

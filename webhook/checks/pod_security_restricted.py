@@ -244,7 +244,9 @@ def capabilities_restricted(pod: PodView) -> list[Violation]:
                     'set securityContext.capabilities.drop: ["ALL"]',
                 )
             )
-        added = capabilities.get("add")
+        if "add" not in capabilities:  # (most containers add none)
+            continue
+        added = capabilities["add"]
         if not added or not isinstance(added, list):
             continue
         for index, capability in enumerate(added):
