@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -146,10 +146,16 @@ class Admission:
         )
 
     async def validate(self, body: bytes) -> Reply:
-        return await self.answer(body, "validate")
+        reply = self.respond(body, "validate")
+        return reply if isinstance(reply, Reply) else await reply
 
     async def mutate_review(self, body: bytes) -> Reply:
         return await self.answer(body, "mutate")
+
+    async def answer(self, body: bytes, endpoint: str) -> Reply:
+        """The answer of `endpoint` ("validate" or "mutate") to an AdmissionReview body."""
+        reply = self.respond(body, endpoint)
+        return reply if isinstance(reply, Reply) else await reply
 
     def reject(self, endpoint: str, reason: str, status: int) -> Reply:
         """A request that is not a usable AdmissionReview (400) or too large (413)."""
@@ -158,39 +164,61 @@ class Admission:
         LOG.info("rejected request", extra={"fields": {"endpoint": endpoint, "reason": reason}})
         return Reply(status, error_body(reason))
 
-    async def answer(self, body: bytes, endpoint: str) -> Reply:
-        """The answer of `endpoint` ("validate" or "mutate") to an AdmissionReview body."""
+    def respond(self, body: bytes, endpoint: str) -> Reply | Coroutine[Any, Any, Reply]:
+        """`answer`: the Reply when it is done without awaiting anything (most validations:
+        no namespace labels, no lookups), else the coroutine that finishes it."""
         started = time.perf_counter()
         # One policy set from decoding to the answer: it tells whether the decode may skip
         # the object's managedFields (no rule of it reads them).
         policies = self.policies.current
+        projected = None
+        if endpoint == "validate":
+            known, projected = self._decoding
+            if known is not policies:
+                projected = self._decoder(policies)
         try:
             review = decode_review(
-                body,
-                managed_fields=policies.reads_managed_fields,
-                projected=self._decoder(policies) if endpoint == "validate" else None,
+                body, managed_fields=policies.reads_managed_fields, projected=projected
             )
         except ReviewError as error:
             return self.reject(endpoint, str(error), 400)
         request = review.request
         if self._excluded(request):
             outcome = Outcome(encode_admitted(review.apiVersion, request.uid), "excluded")
+        elif endpoint == "mutate":
+            return self._finish(review, endpoint, started, self._mutate(review, policies))
         else:
-            # The one catch-all: an internal error is answered by the configured failure
-            # mode. A validation that awaits nothing (no namespace labels, no lookups) is
-            # done without a coroutine of its own.
+            # The one catch-all (here and in `_finish`): an internal error is answered by the
+            # configured failure mode.
             try:
-                if endpoint == "mutate":
-                    outcome = await self._mutate(review, policies)
-                else:
-                    reads_labels = self._reads_labels(request, policies)
-                    looks_up = self.lookup is not None and self._lookup_wanted(request, policies)
-                    if reads_labels or looks_up:
-                        outcome = await self._validate(review, policies, reads_labels, looks_up)
-                    else:
-                        outcome = self._validated(review, policies, NO_LABELS, None)
+                reads_labels = self._reads_labels(request, policies)
+                looks_up = self.lookup is not None and self._lookup_wanted(request, policies)
+                if reads_labels or looks_up:
+                    awaiting = self._validate(review, policies, reads_labels, looks_up)
+                    return self._finish(review, endpoint, started, awaiting)
+                outcome = self._validated(review, policies, NO_LABELS, None)
             except Exception as error:
                 outcome = self._internal_error(review, endpoint, error)
+        return self._reply(request, endpoint, outcome, started)
+
+    async def _finish(
+        self,
+        review: AdmissionReview,
+        endpoint: str,
+        started: float,
+        awaiting: Coroutine[Any, Any, Outcome],
+    ) -> Reply:
+        """The answer of a request whose outcome awaits namespace labels or lookups."""
+        try:
+            outcome = await awaiting
+        except Exception as error:
+            outcome = self._internal_error(review, endpoint, error)
+        return self._reply(review.request, endpoint, outcome, started)
+
+    def _reply(
+        self, request: AdmissionRequest, endpoint: str, outcome: Outcome, started: float
+    ) -> Reply:
+        """The answer of a decided request, after its bookkeeping."""
         if outcome.verdict in ("allowed", "excluded"):
             self.namespaces.observe(request)
         self._record(request, endpoint, outcome, time.perf_counter() - started)
@@ -246,7 +274,7 @@ class Admission:
         """Whether the labels of the request's namespace are looked up: only when a policy
         that may match the request reads them (a Namespace request carries its own)."""
         return (
-            bool(request.namespace)
+            request.namespace != ""
             and policies.needs_namespace_labels(request.kind.kind, request.operation)
             and not is_namespace(request)
         )

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhook.admission import Admission, Evaluate, Lookup, Mutate
+from webhook.admission import Admission, Evaluate, Lookup, Mutate, Reply
 from webhook.engine import evaluate as engine_evaluate
 from webhook.logs import log_exceptions
 from webhook.metrics import Metrics
@@ -74,7 +74,8 @@ class AdmissionEndpoints:
         elif self.in_flight is not None and self.in_flight() > self.shedder.limit:
             reply = self.shedder.answer(endpoint, body)
         else:
-            reply = await self.admission.answer(body, endpoint)
+            answered = self.admission.respond(body, endpoint)
+            reply = answered if isinstance(answered, Reply) else await answered
         headers = [_CONTENT_TYPE, (b"content-length", b"%d" % len(reply.body))]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
