@@ -23,6 +23,8 @@ from webhook.policy.compiled import PolicySet
 from webhook.policy.exceptions import exception_counts
 
 DECISIONS = logging.getLogger("policy_webhook.decisions")
+_DECISIONS_NAME = DECISIONS.name
+_INFO = logging.INFO
 EXCEPTIONS = logging.getLogger("policy_webhook.exceptions")
 _encoder = msgspec.json.Encoder()
 
@@ -165,7 +167,7 @@ def log_decision(
 ) -> None:
     """One line per decision, its fields in line order; `failed` names policy, rule and mode
     of every failed rule; the lists are taken over (`patched` None when nothing was patched)."""
-    if not DECISIONS.isEnabledFor(logging.INFO):
+    if not DECISIONS.isEnabledFor(_INFO):
         return
     handler = _direct.handler
     if (  # configure's handler, while it is the root logger's only one (checked in line)
@@ -173,13 +175,13 @@ def log_decision(
         and logging.root.handlers == _direct.handlers
         and not DECISIONS.handlers
         and DECISIONS.propagate
-        and handler.level <= logging.INFO
+        and handler.level <= _INFO
     ):
         # Positional: a Struct built from keywords costs several times more.
         line = DecisionLine(
             _clock.now(),
             "info",
-            DECISIONS.name,
+            _DECISIONS_NAME,
             "decision",
             uid,
             endpoint,

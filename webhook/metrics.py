@@ -7,12 +7,12 @@ every worker's /metrics shows the sum over all workers.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import math
 import os
 import shutil
 import tempfile
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Protocol
@@ -253,7 +253,7 @@ class Metrics:
         if found is None:
             found = self._request_values[key] = self._request_children(key)
         value, total, buckets, together = found
-        together(value, total, seconds, buckets[bisect.bisect_left(self._latency_bounds, seconds)])
+        together(value, total, seconds, buckets[bisect_left(self._latency_bounds, seconds)])
 
     def _request_children(self, key: tuple[str, str, str, str]) -> RequestValues:
         """The values a request of `key` updates: its counter's, and the sum and buckets of
