@@ -8,8 +8,9 @@ import yaml
 from tests.conftest import POLICIES
 from tests.helpers import pod_spec, request, wrap
 from tests.test_pod_security_conformance import FILES, as_kind
+from webhook.decision import decide
 from webhook.engine import build_context, evaluate, evaluate_rule, matching_policies
-from webhook.findings import Finding, Result
+from webhook.findings import Finding, Findings, Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.review import AdmissionRequest
@@ -281,6 +282,9 @@ def test_policies_of_pod_checks_alone_give_the_findings_of_each_rule(kind: str) 
         review = request(as_kind(pod, kind))
         findings = evaluate(review, PSS)
         assert findings == _rule_by_rule(review, PSS), path
+        assert isinstance(findings, Findings)
+        assert findings.quiet is all(f.result in (Result.PASS, Result.SKIP) for f in findings)
+        assert decide(findings) == decide(list(findings))
         compared += any(finding.failed for finding in findings)
     assert compared > 50  # failing fixtures among them
 
@@ -290,6 +294,7 @@ def test_policies_of_pod_checks_alone_skip_objects_without_a_pod_spec() -> None:
     findings = evaluate(review, PSS)
     assert findings and {finding.result for finding in findings} == {Result.SKIP}
     assert findings == _rule_by_rule(review, PSS)
+    assert isinstance(findings, Findings) and findings.quiet
 
 
 PRIVILEGED = """

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from webhook.checks.base import EvaluationContext
-from webhook.findings import Finding, Mode, Result, Violation
+from webhook.findings import Finding, Findings, Mode, Result, Violation
 from webhook.messages import format_message
 from webhook.policy.compiled import CompiledPolicy, CompiledRule, PolicySet
 from webhook.policy.exceptions import apply_exceptions
@@ -196,17 +196,21 @@ def evaluate(
     """Evaluate every matching policy's rules on `request`; findings in policy and rule order.
 
     PolicyExceptions waive failures only when `today` (the caller's current UTC date) is given.
+    The findings are `Findings`, `quiet` when every one is a PASS or SKIP, unless exceptions
+    waived some (a plain list then).
     """
     if not policies.candidates(request.kind.kind, request.operation):
         return []
     context = build_context(
         request, namespace_labels=namespace_labels, offline=offline, lookups=lookups
     )
-    findings: list[Finding] = []
+    findings = Findings()
+    quiet = True  # no finding but PASS and SKIP so far
     pod = context.pod
     append = findings.append
     for policy, selected in selected_policies(context, policies):
         if selected is not _YES:
+            quiet = False
             for rule in policy.rules:
                 findings.extend(evaluate_rule(policy, rule, context, selected=selected))
             continue
@@ -224,6 +228,7 @@ def evaluate(
             else:
                 findings.extend(policy.passed)
                 continue
+            quiet = False
             findings.extend(policy.passed[:position])
             rule = pod_runs[position][2]
             findings.extend(_violation_findings(policy, rule, violations, context, _YES))
@@ -250,12 +255,15 @@ def evaluate(
                     continue
                 violations = plan.run(context)
             else:
+                quiet = False
                 findings.extend(evaluate_rule(policy, plan.rule, context))
                 continue
             if violations:
+                quiet = False
                 findings.extend(_violation_findings(policy, plan.rule, violations, context, _YES))
             else:
                 append(plan.passed)
+    findings.quiet = quiet
     if today is not None and policies.exceptions:
         return apply_exceptions(findings, policies.exceptions, context, today=today)
     return findings

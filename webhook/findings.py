@@ -89,3 +89,12 @@ class Finding(msgspec.Struct, frozen=True, cache_hash=True):
 
 
 _FAILED = (Result.FAIL, Result.ERROR)
+
+
+class Findings(list[Finding]):
+    """A request's findings in order, as `evaluate` gives them, with `quiet`: whether the engine
+    made every one a PASS or SKIP (then there is nothing to decide, and `decide` need not look
+    at each). Any list of findings is decided the same; this one only decides quicker."""
+
+    __slots__ = ("quiet",)
+    quiet: bool
