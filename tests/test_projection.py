@@ -32,6 +32,7 @@ from webhook.admission import Evaluate
 from webhook.app import create_app
 from webhook.checks import CHECKS
 from webhook.checks.base import CompiledCheck, EvaluationContext
+from webhook.checks.pod_security_host import LIFECYCLE_HANDLERS, PROBES
 from webhook.engine import build_context, evaluate
 from webhook.errors import ReviewError
 from webhook.findings import Finding
@@ -39,7 +40,7 @@ from webhook.namespaces import NamespaceLabels
 from webhook.objecthead import ObjectMeta
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
-from webhook.projection import METADATA_KEYS, VIEW_READS, PodReads, review_decoder
+from webhook.projection import EACH, METADATA_KEYS, VIEW_READS, PodReads, review_decoder
 from webhook.review import AdmissionRequest, AdmissionReview, decode_review
 from webhook.settings import Settings
 from webhook.workload import CONTAINER_LISTS, POD_TEMPLATE_PATHS, pod_view
@@ -54,53 +55,69 @@ EVERYTHING = object()  # what a watched dict records when it is read whole
 # ---- watching what checks read ----
 
 
-class Watched(dict[str, Any]):
-    """A dict that records the keys read from it (EVERYTHING when iterated or copied)."""
+Path_ = tuple[object, ...]  # the keys from a pod spec or a container down, EACH for an entry
 
-    def __init__(self, data: JSONObject, log: set[object]) -> None:
+
+class Watched(dict[str, Any]):
+    """A dict that records the paths of the keys read from it (EVERYTHING at its own path when
+    it is iterated or copied)."""
+
+    def __init__(self, data: JSONObject, log: set[Path_], at: Path_ = ()) -> None:
         super().__init__(data)
         self.log = log
+        self.at = at
 
     def get(self, key: str, default: Any = None) -> Any:
-        self.log.add(key)
+        self.log.add((*self.at, key))
         return super().get(key, default)
 
     def __getitem__(self, key: str) -> Any:
-        self.log.add(key)
+        self.log.add((*self.at, key))
         return super().__getitem__(key)
 
     def __contains__(self, key: object) -> bool:
-        self.log.add(key)
+        self.log.add((*self.at, key))
         return super().__contains__(key)
 
     def __iter__(self) -> Iterator[str]:
-        self.log.add(EVERYTHING)
+        self.log.add((*self.at, EVERYTHING))
         return super().__iter__()
 
     def keys(self) -> Any:
-        self.log.add(EVERYTHING)
+        self.log.add((*self.at, EVERYTHING))
         return super().keys()
 
     def items(self) -> Any:
-        self.log.add(EVERYTHING)
+        self.log.add((*self.at, EVERYTHING))
         return super().items()
 
     def values(self) -> Any:
-        self.log.add(EVERYTHING)
+        self.log.add((*self.at, EVERYTHING))
         return super().values()
 
     def __len__(self) -> int:
-        self.log.add(EVERYTHING)
+        self.log.add((*self.at, EVERYTHING))
         return super().__len__()
 
 
+def watching(value: Any, log: set[Path_], at: Path_ = ()) -> Any:
+    """`value` with every dict in it watched into `log` (the entries of a list at EACH)."""
+    if isinstance(value, dict):
+        return Watched(
+            {key: watching(item, log, (*at, key)) for key, item in value.items()}, log, at
+        )
+    if isinstance(value, list):
+        return [watching(item, log, (*at, EACH)) for item in value]
+    return value
+
+
 class Reads:
-    """What was read of an object's top level, its pod spec and its containers."""
+    """What was read of an object's top level, its pod spec and its containers (paths)."""
 
     def __init__(self) -> None:
-        self.top: set[object] = set()
-        self.spec: set[object] = set()
-        self.container: set[object] = set()
+        self.top: set[Path_] = set()
+        self.spec: set[Path_] = set()
+        self.container: set[Path_] = set()
 
 
 def watched(obj: JSONObject, kind: str, reads: Reads) -> JSONObject:
@@ -111,14 +128,34 @@ def watched(obj: JSONObject, kind: str, reads: Reads) -> JSONObject:
     for key in keys:
         parent = parent[key]
     spec = parent["spec"]
+    containers = {}
     for name in CONTAINER_LISTS:
         if isinstance(spec.get(name), list):
-            spec[name] = [
-                Watched(entry, reads.container) if isinstance(entry, dict) else entry
-                for entry in spec[name]
-            ]
-    parent["spec"] = Watched(spec, reads.spec)
+            containers[name] = [watching(entry, reads.container) for entry in spec.pop(name)]
+    spec = watching(spec, reads.spec)
+    dict.update(spec, containers)
+    parent["spec"] = spec
     return Watched(obj, reads.top)
+
+
+def steps(path: str) -> Path_:
+    """A declared read path as its steps: `ports[].hostPort` is ("ports", EACH, "hostPort")."""
+    return tuple(path.replace(EACH, "." + EACH).split("."))
+
+
+def undeclared(read: set[Path_], declared: frozenset[str]) -> set[Path_]:
+    """The reads that reach beyond the declared paths: a key read on the way down a declared
+    path, or anything inside a value declared whole, is declared; an object iterated or
+    copied is only when it is read whole."""
+    paths = [steps(path) for path in declared]
+    beyond = set()
+    for path in read:
+        *at, key = path
+        inside = any(path[: len(whole)] == whole for whole in paths if len(whole) <= len(at))
+        on_the_way = key is not EVERYTHING and any(whole[: len(path)] == path for whole in paths)
+        if not (inside or on_the_way):
+            beyond.add(path)
+    return beyond
 
 
 def declaring_checks() -> list[tuple[str, CompiledCheck]]:
@@ -168,7 +205,7 @@ def test_a_check_reads_exactly_the_keys_it_declares(name: str, check: CompiledCh
     reads = Reads()
     ran = 0
     for obj, kind in fixture_objects():
-        obj = with_unread_fields(obj, kind)
+        obj = with_every_handler(with_unread_fields(obj, kind), kind)
         context = build_context(request(watched(obj, kind, reads)))
         assert context.pod is not None
         check.run(context)
@@ -176,11 +213,18 @@ def test_a_check_reads_exactly_the_keys_it_declares(name: str, check: CompiledCh
             check.run_pod(context.pod)
         ran += 1
     assert ran == len(FILES) * len(KINDS)
-    # Read beyond what the pod view reads: the keys declared, and no other.
-    assert reads.spec == set(declared.spec | VIEW_READS.spec), name
-    assert reads.container == set(declared.container | VIEW_READS.container), name
-    assert EVERYTHING not in reads.top
-    assert reads.top <= {"kind", "apiVersion", "metadata", "spec", "template"}
+    # Read beyond what the pod view reads: what is declared (each path down to its end), and
+    # nothing else.
+    spec, container = declared.spec | VIEW_READS.spec, declared.container | VIEW_READS.container
+    assert not undeclared(reads.spec, spec), (name, undeclared(reads.spec, spec))
+    assert not undeclared(reads.container, container), (
+        name,
+        undeclared(reads.container, container),
+    )
+    assert {steps(path) for path in declared.spec} <= reads.spec, name
+    assert {steps(path) for path in declared.container} <= reads.container, name
+    assert all(path[1:] == () for path in reads.top)
+    assert {path[0] for path in reads.top} <= {"kind", "apiVersion", "metadata", "spec", "template"}
 
 
 def test_the_pod_view_reads_what_every_check_is_granted() -> None:
@@ -188,19 +232,31 @@ def test_the_pod_view_reads_what_every_check_is_granted() -> None:
     for obj, kind in fixture_objects():
         group = obj["apiVersion"].rpartition("/")[0]
         assert pod_view(watched(obj, kind, reads), group, kind) is not None
-    assert reads.spec == set(VIEW_READS.spec)
-    assert reads.container == set(VIEW_READS.container)
+    assert {path[0] for path in reads.spec} == set(VIEW_READS.spec)
+    assert {path[0] for path in reads.container} == set(VIEW_READS.container)
+    assert not undeclared(reads.spec, VIEW_READS.spec)
+    assert not undeclared(reads.container, VIEW_READS.container)
 
 
 def test_watching_sees_a_read_the_declaration_leaves_out() -> None:
     reads = Reads()
-    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": {"containers": [{}]}}
+    container = {"ports": [{"containerPort": 80}], "livenessProbe": {"httpGet": {"port": 80}}}
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": {"containers": [container]}}
     pod = pod_view(watched(obj, "Pod", reads), "", "Pod")
     assert pod is not None
-    pod.containers[0].spec.get("env")
+    spec = pod.containers[0].spec
+    spec.get("env")
+    spec["ports"][0].get("containerPort")
+    list(spec["livenessProbe"]["httpGet"])
     dict(pod.spec)
-    assert "env" in reads.container
-    assert EVERYTHING in reads.spec
+    declared = VIEW_READS.container | {"ports[].hostPort", "livenessProbe.httpGet.host"}
+    assert undeclared(reads.container, declared) == {
+        ("env",),
+        ("ports", EACH, "containerPort"),
+        ("livenessProbe", "httpGet", EVERYTHING),
+    }
+    assert undeclared(reads.container, declared | {"env", "ports", "livenessProbe"}) == set()
+    assert (EVERYTHING,) in reads.spec
 
 
 # ---- the projected object against the full one ----
@@ -248,18 +304,33 @@ def _template(template: Any, reads: PodReads) -> JSONObject:
     return kept
 
 
+def _read(value: Any, paths: list[Path_]) -> Any:
+    """What reading `paths` (relative to `value`) keeps of it: the value itself when one path
+    ends here, each entry of a list for EACH, else the keys the paths go on with."""
+    if () in paths:
+        return value
+    if paths[0][0] == EACH:
+        if not isinstance(value, list):
+            raise Unfit
+        return [_read(entry, [path[1:] for path in paths]) for entry in value]
+    return {
+        key: _read(field, [path[1:] for path in paths if path[0] == key])
+        for key, field in _object(value).items()
+        if any(path[0] == key for path in paths)
+    }
+
+
 def _spec(spec: Any, reads: PodReads, *, workload: bool) -> JSONObject:
     kept: JSONObject = {}
+    spec_paths = [steps(path) for path in reads.spec]
+    container_paths = [steps(path) for path in reads.container]
     for key, value in _object(spec).items():
         if key in CONTAINER_LISTS:
             if not isinstance(value, list):
                 raise Unfit
-            kept[key] = [
-                {name: field for name, field in _object(entry).items() if name in reads.container}
-                for entry in value
-            ]
-        elif key in reads.spec:
-            kept[key] = value
+            kept[key] = [_read(entry, container_paths) for entry in value]
+        elif any(path[0] == key for path in spec_paths):
+            kept[key] = _read(value, [path[1:] for path in spec_paths if path[0] == key])
         elif workload and key == "template":
             kept[key] = _template(value, reads)
         elif workload and key == "jobTemplate":
@@ -330,6 +401,25 @@ def envelope(obj: JSONObject) -> bytes:
     return msgspec.json.encode(admission_review(obj))
 
 
+def with_every_handler(obj: JSONObject, kind: str) -> JSONObject:
+    """`obj` with every probe and lifecycle handler its containers lack, each with every
+    action (none naming a host), so that reads into them are seen."""
+    obj = copy.deepcopy(obj)
+    parent = obj
+    group = obj["apiVersion"].rpartition("/")[0]
+    for key in POD_TEMPLATE_PATHS[(group, kind)]:
+        parent = parent[key]
+    for name in CONTAINER_LISTS:
+        for entry in parent["spec"].get(name) or []:
+            for probe in PROBES:
+                entry.setdefault(probe, {"httpGet": {"port": 80}, "tcpSocket": {"port": 80}})
+            lifecycle = entry.setdefault("lifecycle", {})
+            for handler in LIFECYCLE_HANDLERS:
+                lifecycle.setdefault(handler, {"httpGet": {"port": 80}, "tcpSocket": {"port": 81}})
+            entry.setdefault("ports", [{"containerPort": 80}])
+    return obj
+
+
 def with_unread_fields(obj: JSONObject, kind: str) -> JSONObject:
     """`obj` with env, resources and volume mounts in its containers, and a node selector."""
     obj = copy.deepcopy(obj)
@@ -391,7 +481,7 @@ def test_the_metadata_keys_are_api_keys_without_managed_fields() -> None:
     assert "managedFields" not in METADATA_KEYS
 
 
-def watched_metadata(obj: JSONObject, kind: str, log: set[object]) -> JSONObject:
+def watched_metadata(obj: JSONObject, kind: str, log: set[Path_]) -> JSONObject:
     """`obj` with its metadata and its pod template's metadata watched into `log`."""
     obj = copy.deepcopy(obj)
     obj["metadata"] = Watched(obj["metadata"], log)
@@ -407,7 +497,7 @@ def watched_metadata(obj: JSONObject, kind: str, log: set[object]) -> JSONObject
     "policies", [PSS, WORKLOADS], ids=["pod-security", "pod-security-and-workloads"]
 )
 def test_evaluation_reads_only_the_projected_metadata(policies: PolicySet) -> None:
-    log: set[object] = set()
+    log: set[Path_] = set()
     denied = 0
     for obj, kind in fixture_objects():
         obj["metadata"]["uid"] = "7c1b0001-2f4e-4c1a-9b3e-b75e2747e349"
@@ -416,20 +506,22 @@ def test_evaluation_reads_only_the_projected_metadata(policies: PolicySet) -> No
         found = evaluate(watched_request, policies, today=TODAY)
         denied += bool(found)
     assert denied  # messages naming the object were built
-    assert EVERYTHING not in log
-    assert log <= set(METADATA_KEYS), log - set(METADATA_KEYS)
-    assert "annotations" in log and "name" in log
+    keys = {key for (key,) in log}
+    assert EVERYTHING not in keys
+    assert keys <= set(METADATA_KEYS), keys - set(METADATA_KEYS)
+    assert "annotations" in keys and "name" in keys
 
 
 def test_the_namespace_mirror_reads_only_the_projected_metadata() -> None:
-    log: set[object] = set()
+    log: set[Path_] = set()
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
     namespace["metadata"] = Watched({"name": "team-a", "labels": {"team": "a"}, "uid": "u"}, log)
     labels = NamespaceLabels()
     labels.observe(request(namespace))
     assert labels.get("team-a") == {"team": "a"}
-    assert EVERYTHING not in log
-    assert log <= set(METADATA_KEYS)
+    keys = {key for (key,) in log}
+    assert EVERYTHING not in keys
+    assert keys <= set(METADATA_KEYS)
 
 
 @PROPERTY
@@ -507,8 +599,14 @@ def test_the_pod_security_set_projects_the_keys_its_controls_read() -> None:
     reads = PSS.pod_reads
     assert reads is not None
     assert {"hostNetwork", "hostPID", "hostIPC", "volumes"} <= reads.spec
-    assert {"ports", "livenessProbe", "lifecycle"} <= reads.container
-    assert not {"env", "resources", "volumeMounts", "image"} & reads.container
+    assert {
+        "ports[].hostPort",
+        "livenessProbe.httpGet.host",
+        "lifecycle.preStop.tcpSocket.host",
+    } <= (reads.container)
+    assert not {"env", "resources", "volumeMounts", "image", "ports", "livenessProbe"} & (
+        reads.container
+    )
 
 
 def test_the_workload_policies_add_the_images_and_resources() -> None:
@@ -566,3 +664,46 @@ def test_context_of_a_projected_pod_sees_the_same_pod() -> None:
     assert context.pod is not None and full.pod is not None
     assert [c.name for c in context.pod.containers] == [c.name for c in full.pod.containers]
     assert context.pod.security_context == full.pod.security_context
+
+
+# ---- reads into values ----
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"ports": None},
+        {"ports": [None, {"hostPort": 8080}]},
+        {"ports": ["http", {"hostPort": 8080}]},
+        {"ports": [{"hostPort": None}, {"hostPort": "8080"}, {"containerPort": 80}]},
+        {"livenessProbe": None},
+        {"livenessProbe": {"httpGet": None, "periodSeconds": 3}},
+        {"readinessProbe": {"tcpSocket": "::1"}},
+        {"startupProbe": {"httpGet": {"host": 7, "port": 80}, "exec": {"command": ["x"]}}},
+        {"startupProbe": {"tcpSocket": {"host": None}}},
+        {"lifecycle": None},
+        {"lifecycle": {"postStart": None, "stopSignal": "SIGTERM"}},
+        {"lifecycle": {"preStop": {"tcpSocket": {"host": ""}}, "postStart": {"exec": {}}}},
+        {"lifecycle": {"preStop": {"httpGet": {"host": {"a": 1}}}}},
+    ],
+)
+def test_values_read_into_project_as_the_full_decode(container: JSONObject) -> None:
+    body = pod_review(**container)
+    assert_projects_full(body)
+    review = decoded(body, projected=True)
+    assert isinstance(review, AdmissionReview) and review.request.object is not None
+
+
+def test_a_value_read_whole_by_one_check_is_whole_whatever_another_reads_into_it() -> None:
+    reads = PodReads(frozenset(), frozenset({"ports[].hostPort", "ports", "lifecycle.preStop"}))
+    body = pod_review(ports=[{"containerPort": 80}], lifecycle={"preStop": {"exec": {}}})
+    obj = review_decoder(VIEW_READS | reads).decode(body).request.object
+    assert obj is not None
+    assert obj["spec"]["containers"] == [
+        {"name": "app", "ports": [{"containerPort": 80}], "lifecycle": {"preStop": {"exec": {}}}}
+    ]
+
+
+def test_a_key_read_both_as_a_list_and_as_an_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="both as a list and as an object"):
+        review_decoder(PodReads(frozenset(), frozenset({"ports[].hostPort", "ports.name"})))

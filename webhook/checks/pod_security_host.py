@@ -24,6 +24,12 @@ HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 LIFECYCLE_HANDLERS = ("postStart", "preStop")
 HOST_ACTIONS = ("httpGet", "tcpSocket")
+# What the probe and lifecycle control reads: whether each action of each handler names a host.
+HOST_READS = tuple(
+    f"{handler}.{action}.host"
+    for handler in (*PROBES, *(f"lifecycle.{name}" for name in LIFECYCLE_HANDLERS))
+    for action in HOST_ACTIONS
+)
 
 
 # Loops rather than comprehensions in these controls: a comprehension costs a call of its
@@ -144,7 +150,9 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
             if probe not in spec:  # (a test rather than a get: most containers lack some)
                 continue
             handler = spec[probe]
-            if handler and isinstance(handler, dict):
+            # Whether it is a dict, not whether it is empty: its other keys may be left out
+            # of the decode (HOST_READS); one without actions names no host either way.
+            if isinstance(handler, dict):
                 # `_sets_host`, inline: most containers have probes, and few name a host
                 # (and fewer have a tcpSocket action, looked up only when there is one).
                 http = handler.get("httpGet")
@@ -155,10 +163,10 @@ def host_probes_and_host_lifecycle(pod: PodView) -> list[Violation]:
         if "lifecycle" not in spec:
             continue
         lifecycle = spec["lifecycle"]
-        if lifecycle and isinstance(lifecycle, dict):
+        if isinstance(lifecycle, dict):
             for name in LIFECYCLE_HANDLERS:
                 handler = lifecycle.get(name)
-                if handler and isinstance(handler, dict) and _sets_host(handler):
+                if isinstance(handler, dict) and _sets_host(handler):
                     violations.extend(_host_violations(container, ("lifecycle", name), handler))
     return violations
 
@@ -217,7 +225,7 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         "hostPorts",
         host_ports,
         "Baseline: no container port sets a hostPort (unset or 0).",
-        pod_reads(container=("ports",)),
+        pod_reads(container=("ports[].hostPort",)),
     ),
     definition(
         "windowsHostProcess",
@@ -228,6 +236,6 @@ DEFINITIONS: list[CheckDefinition[NoParams]] = [
         "hostProbesAndHostLifecycle",
         host_probes_and_host_lifecycle,
         "Baseline: probes and lifecycle handlers set no host (httpGet.host, tcpSocket.host).",
-        pod_reads(container=(*PROBES, "lifecycle")),
+        pod_reads(container=HOST_READS),
     ),
 ]
