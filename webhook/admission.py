@@ -215,15 +215,6 @@ class Admission:
             outcome = self._internal_error(review, endpoint, error)
         return self._reply(review.request, endpoint, outcome, started)
 
-    def _reply(
-        self, request: AdmissionRequest, endpoint: str, outcome: Outcome, started: float
-    ) -> Reply:
-        """The answer of a decided request, after its bookkeeping."""
-        if outcome.verdict in ("allowed", "excluded"):
-            self.namespaces.observe(request)
-        self._record(request, endpoint, outcome, time.perf_counter() - started)
-        return Reply(200, outcome.body)
-
     def _decoder(self, policies: PolicySet) -> msgspec.json.Decoder[AdmissionReview] | None:
         """The decoder of only what the policy set reads, for /validate (/mutate patches the
         whole object); worked out once per policy set."""
@@ -352,13 +343,17 @@ class Admission:
         )
         return Outcome(body, "allowed", patched=tuple(applied) if patch else ())
 
-    def _record(
-        self, request: AdmissionRequest, endpoint: str, outcome: Outcome, seconds: float
-    ) -> None:
-        """The request's metrics and its decision line."""
+    def _reply(
+        self, request: AdmissionRequest, endpoint: str, outcome: Outcome, started: float
+    ) -> Reply:
+        """The answer of a decided request, after its bookkeeping: the namespace mirror sees
+        what was admitted, then the request's metrics and its decision line."""
+        verdict = outcome.verdict
+        if verdict in ("allowed", "excluded"):
+            self.namespaces.observe(request)
+        seconds = time.perf_counter() - started
         kind = request.kind.kind
         operation = request.operation
-        verdict = outcome.verdict
         self.metrics.observe_request(endpoint, operation, kind, verdict, seconds)
         decision = outcome.decision
         failed: list[Mapping[str, str]] = []
@@ -383,6 +378,7 @@ class Admission:
             request.dryRun,
             list(outcome.patched) if outcome.patched else None,
         )
+        return Reply(200, outcome.body)
 
 
 def failed_rules(decision: Decision) -> list[Mapping[str, str]]:
