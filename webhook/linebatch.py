@@ -23,22 +23,27 @@ import functools
 import io
 import logging
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 PIPE_BUF = select.PIPE_BUF
 # Seconds a queued line waits for others to be written with it.
 WRITE_DELAY = 0.005
-# Queued bytes written at once rather than after the delay (bounds the memory a long turn or a
-# burst holds).
-QUEUE_LIMIT = 16 * PIPE_BUF
+# Lines queued that are written at once rather than after the delay (bounds the memory a long
+# turn or a burst holds).
+QUEUE_LIMIT = 128
 
 
 def chunks(lines: list[bytes], limit: int = PIPE_BUF) -> Iterator[bytes]:
     """`lines` (each ending in its only newline) joined into runs of at most `limit` bytes (a
-    longer line is a run alone): each run ends at the last line end within `limit` bytes of
-    its start, found by one search rather than line by line."""
-    data = b"".join(lines)
+    longer line is a run alone)."""
+    return runs(b"".join(lines), limit)
+
+
+def runs(data: bytes, limit: int = PIPE_BUF) -> Iterator[bytes]:
+    """`data`, whole lines, cut into runs of at most `limit` bytes (a longer line is a run
+    alone): each run ends at the last line end within `limit` bytes of its start, found by
+    one search rather than line by line."""
     start, size = 0, len(data)
     while size - start > limit:
         end = data.rfind(b"\n", start, start + limit) + 1
@@ -65,16 +70,23 @@ def binary_buffer(stream: Any) -> Any | None:
 
 
 class LineHandler(logging.StreamHandler[Any]):
-    """A StreamHandler that also takes encoded lines (`queue`); with an event loop running in
-    the thread they are written WRITE_DELAY after the first of a batch, without one at once."""
+    """A StreamHandler that also takes lines (`queue`); with an event loop running in the
+    thread they are written WRITE_DELAY after the first of a batch, without one at once.
 
-    def __init__(self, stream: Any) -> None:
+    A line is queued as bytes, or as an object that `encode_lines` encodes: a batch of them is
+    encoded in one call when it is written (msgspec's `Encoder.encode_lines`), rather than one
+    call and one bytes object per line."""
+
+    def __init__(
+        self, stream: Any, *, encode_lines: Callable[[list[Any]], bytes] = b"".join
+    ) -> None:
         super().__init__(stream)
+        self._encode_lines = encode_lines
         # Appended without the lock (a deque's append and popleft are atomic): the writer
         # takes the lines there were when it started, and a line appended after that has
         # found no write scheduled and scheduled one.
-        self._lines: collections.deque[bytes] = collections.deque()
-        self._size = 0  # about the bytes queued (a trigger only)
+        self._lines: collections.deque[Any] = collections.deque()
+        self._size = 0  # about the lines queued (a trigger only)
         self._scheduled: asyncio.AbstractEventLoop | None = None  # where a write is pending
         # The stream whose binary buffer (or None) `_binary` is: found again when the stream
         # was replaced (setStream).
@@ -82,10 +94,11 @@ class LineHandler(logging.StreamHandler[Any]):
         self._binary: Any | None = None
         self._after_delay = functools.partial(self._write_queued, True)  # bound once
 
-    def queue(self, line: bytes) -> None:
-        """Write `line` (UTF-8, ending in a newline) with the others of its batch."""
+    def queue(self, line: Any) -> None:
+        """Write `line` with the others of its batch: bytes (UTF-8, ending in a newline) by
+        default, else what `encode_lines` encodes."""
         self._lines.append(line)
-        size = self._size = self._size + len(line)
+        size = self._size = self._size + 1
         scheduled = self._scheduled
         if scheduled is not None and size < QUEUE_LIMIT and scheduled.is_running():
             return  # the write scheduled on the running loop takes it
@@ -115,11 +128,12 @@ class LineHandler(logging.StreamHandler[Any]):
                 self._binary_of = stream
                 self._binary = binary_buffer(stream)
             binary = self._binary
+            data = self._encode_lines([queued.popleft() for _ in range(count)])
             if count == 1 and binary is not None:  # a batch's only line (written alone)
-                binary.write(queued.popleft())
+                binary.write(data)
                 binary.flush()
                 return
-            for chunk in chunks([queued.popleft() for _ in range(count)]):
+            for chunk in runs(data):
                 if binary is not None:
                     binary.write(chunk)
                     binary.flush()

@@ -2,9 +2,9 @@
 
 `log_decision` writes the line for one admission decision; `configure` installs the JSON
 formatter on the root logger (the `serve` command calls it; tests may capture records). While
-that handler is the only one, a decision line is encoded from a struct and queued on it
-directly (the same line the formatter writes, without a LogRecord per request); the lines
-queued within a few milliseconds are written together (webhook.linebatch).
+that handler is the only one, a decision line's struct is queued on it directly (the same line
+the formatter writes, without a LogRecord per request); the lines queued within a few
+milliseconds are encoded and written together (webhook.linebatch).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class JSONFormatter(logging.Formatter):
 
 def configure(level: str) -> None:
     """Send every log record to stderr as a JSON line, at `level` and above."""
-    handler = LineHandler(sys.stderr)
+    handler = LineHandler(sys.stderr, encode_lines=_encoder.encode_lines)
     handler.setFormatter(JSONFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -197,7 +197,7 @@ def log_decision(
             dry_run,
             patched,
         )
-        handler.queue(_encoder.encode_lines((line,)))  # with its newline, in one call
+        handler.queue(line)  # encoded with the others of its batch
         return
     fields: dict[str, Any] = {
         "uid": uid,
