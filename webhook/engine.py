@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 from webhook.checks.base import EvaluationContext
@@ -25,6 +26,7 @@ from webhook.signatures.api import Outcome, SignatureRequest, SignatureResult, V
 from webhook.workload import POD_KINDS, pod_view
 
 _NO_LABELS: Mapping[str, str] = {}
+_NO_LOOKUPS: Mapping[Any, Any] = MappingProxyType({})  # read-only: shared by every request
 LOOKUP_GRACE = 0.25  # seconds past a verifier's deadline before the engine stops waiting
 # Enum members read once: each read from the class goes through its metaclass's __getattr__
 # hook (about 70 ns on CPython 3.11, against 8 for a module global).
@@ -49,7 +51,9 @@ def build_context(
         own = metadata.get("labels") if isinstance(metadata, dict) else None
         labels = own if isinstance(own, dict) else _NO_LABELS
     # Positional: a Struct built from keywords costs several times more.
-    return EvaluationContext(request, group, kind, subject, pod, labels, offline, lookups or {})
+    return EvaluationContext(
+        request, group, kind, subject, pod, labels, offline, lookups or _NO_LOOKUPS
+    )
 
 
 def policy_match(policy: CompiledPolicy, context: EvaluationContext) -> Match:

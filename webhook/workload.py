@@ -29,10 +29,12 @@ POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
 }
 POD_KINDS = frozenset(kind for _, kind in POD_TEMPLATE_PATHS)
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-# (API group, kind) -> (keys to the pod template, JSON Pointers of its metadata and its spec,
-# and each container list with its JSON Pointer)
+# kind -> (its API group, keys to the pod template, JSON Pointers of its metadata and its spec,
+# and each container list with its JSON Pointer); by kind alone, no kind being in two groups
+# (a lookup by a string rather than by a tuple built for it).
 _TEMPLATE_POINTERS = {
-    key: (
+    kind: (
+        group,
         keys,
         "".join(f"/{step}" for step in keys) + "/metadata",
         "".join(f"/{step}" for step in keys) + "/spec",
@@ -41,8 +43,9 @@ _TEMPLATE_POINTERS = {
             for name in CONTAINER_LISTS
         ),
     )
-    for key, keys in POD_TEMPLATE_PATHS.items()
+    for (group, kind), keys in POD_TEMPLATE_PATHS.items()
 }
+assert len(_TEMPLATE_POINTERS) == len(POD_TEMPLATE_PATHS)
 _LIST_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
 _EMPTY: JSONObject = {}  # what a missing securityContext reads as; never written to
 
@@ -124,10 +127,12 @@ def pod_template_path(group: str, kind: str) -> tuple[str, ...] | None:
 
 def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
     """The pod view of `obj`, or None when it is no pod kind or has no pod spec."""
-    found = _TEMPLATE_POINTERS.get((group, kind))
+    found = _TEMPLATE_POINTERS.get(kind)
     if found is None:
         return None
-    keys, metadata_path, spec_path, lists = found
+    pod_group, keys, metadata_path, spec_path, lists = found
+    if group != pod_group:
+        return None
     node: Any = obj
     for key in keys:
         node = node.get(key) if isinstance(node, dict) else None
