@@ -65,14 +65,17 @@ def line(number: int, size: int = 40) -> bytes:
 
 def test_the_lines_of_several_turns_are_written_together_after_the_delay() -> None:
     stream = RecordingStream()
-    handler = LineHandler(stream)
+    # A delay far longer than three turns of the loop take, even on a busy machine.
+    handler = LineHandler(stream, delay=0.5)
 
     async def answer() -> tuple[str, str]:
+        started = asyncio.get_running_loop().time()
         for number in range(3):
             handler.queue(line(number))
             await asyncio.sleep(0)  # the loop turns
         before = stream.getvalue()
-        await after_the_delay()
+        while not stream.writes and asyncio.get_running_loop().time() - started < 10:
+            await asyncio.sleep(0.01)
         return before, stream.getvalue()
 
     before, after = asyncio.run(answer())

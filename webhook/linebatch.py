@@ -71,17 +71,22 @@ def binary_buffer(stream: Any) -> Any | None:
 
 class LineHandler(logging.StreamHandler[Any]):
     """A StreamHandler that also takes lines (`queue`); with an event loop running in the
-    thread they are written WRITE_DELAY after the first of a batch, without one at once.
+    thread they are written `delay` (WRITE_DELAY) after the first of a batch, without one at once.
 
     A line is queued as bytes, or as an object that `encode_lines` encodes: a batch of them is
     encoded in one call when it is written (msgspec's `Encoder.encode_lines`), rather than one
     call and one bytes object per line."""
 
     def __init__(
-        self, stream: Any, *, encode_lines: Callable[[list[Any]], bytes] = b"".join
+        self,
+        stream: Any,
+        *,
+        encode_lines: Callable[[list[Any]], bytes] = b"".join,
+        delay: float = WRITE_DELAY,
     ) -> None:
         super().__init__(stream)
         self._encode_lines = encode_lines
+        self.delay = delay  # seconds a batch's first line waits for the others
         # Appended without the lock (a deque's append and popleft are atomic): the writer
         # takes the lines there were when it started, and a line appended after that has
         # found no write scheduled and scheduled one.
@@ -111,7 +116,7 @@ class LineHandler(logging.StreamHandler[Any]):
             self._write_queued()
         elif self._scheduled is not loop:  # none yet, or on a loop that has ended since
             self._scheduled = loop
-            loop.call_later(WRITE_DELAY, self._after_delay)
+            loop.call_later(self.delay, self._after_delay)
 
     def _write_queued(self, scheduled: bool = False) -> None:
         """Write the lines queued (`scheduled`: the write scheduled after the delay)."""
