@@ -45,6 +45,7 @@ class UserInfo(msgspec.Struct, frozen=True):
 
 
 _NO_JSON = msgspec.Raw(b"null")
+_OPEN = ord("{")  # the first byte of an object's JSON
 _OLD_SET = msgspec.Raw(b"{}")  # a placeholder: the old object itself is set on the instance
 _object_decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -160,19 +161,36 @@ def decode_review(
     decoder (webhook.projection) builds only the parts of the object the policy set reads,
     for a body it can take (else the object comes as without it).
     """
-    review: AdmissionReview | None = None
     # Projected: a body that is ASCII (skipped strings are not checked for UTF-8) and that the
     # projection takes; any error is left to the decodes below, which raise (or not) as always.
     if projected is not None and body.isascii():
         try:
             review = projected.decode(body)
         except Exception:
-            review = None
-    ascii_body = review is not None  # a projected body was checked to be ASCII
-    if review is None:
-        review = None if managed_fields else _skimmed(body)
-        if review is None:
-            review = _decoded(body)
+            pass
+        else:
+            request = review.request
+            new = request.new_object
+            old = request.old_json
+            # The common case in line: an object, and no oldObject, or one that is an object
+            # (a body known to be ASCII holds no string that is not UTF-8); else `_checked`.
+            if (
+                review.kind == "AdmissionReview"
+                and review.apiVersion in API_VERSIONS
+                and request.operation in OPERATIONS
+                and request.uid
+                and new is not None
+                and (old is _NO_JSON or old == _NO_JSON or memoryview(old)[0] == _OPEN)
+            ):
+                request.__dict__["object"] = new
+                return review
+            return _checked(review, ascii_body=True)
+    skimmed = None if managed_fields else _skimmed(body)
+    return _checked(skimmed if skimmed is not None else _decoded(body), ascii_body=False)
+
+
+def _checked(review: AdmissionReview, *, ascii_body: bool) -> AdmissionReview:
+    """`review` when it is a request the webhook can answer; raises ReviewError."""
     if review.kind != "AdmissionReview":
         raise ReviewError(f"kind is {review.kind!r}, expected 'AdmissionReview'")
     if review.apiVersion not in API_VERSIONS:
@@ -234,7 +252,7 @@ def _check_old_json(raw: msgspec.Raw, *, ascii_body: bool) -> None:
     if raw == _NO_JSON or not raw:
         return
     view = memoryview(raw)
-    if view[0] != ord("{"):
+    if view[0] != _OPEN:
         raise ReviewError(
             "invalid AdmissionReview: Expected `object | null`, got another JSON value"
             " - at `$.request.oldObject`"
