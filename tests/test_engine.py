@@ -10,7 +10,7 @@ from tests.helpers import pod_spec, request, wrap
 from tests.test_pod_security_conformance import FILES, as_kind
 from webhook.decision import decide
 from webhook.engine import build_context, evaluate, evaluate_rule, matching_policies
-from webhook.findings import Finding, Findings, Result
+from webhook.findings import Finding, Findings, Mode, Result
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
 from webhook.review import AdmissionRequest
@@ -325,3 +325,11 @@ def test_a_policy_with_another_rule_keeps_the_general_way(
         ("privileged", Result.FAIL),
         ("named", Result.PASS),
     ]
+
+
+def test_findings_built_outside_the_engine_are_not_quiet_and_are_decided_one_by_one() -> None:
+    failed = Finding("p", "r", Mode.ENFORCE, Result.FAIL, "pod is privileged")
+    findings = Findings([failed])
+    assert findings.quiet is False
+    decision = decide(findings)
+    assert not decision.allowed and decision.denials == (failed,)

@@ -96,5 +96,4 @@ class Findings(list[Finding]):
     made every one a PASS or SKIP (then there is nothing to decide, and `decide` need not look
     at each). Any list of findings is decided the same; this one only decides quicker."""
 
-    __slots__ = ("quiet",)
-    quiet: bool
+    quiet: bool = False  # until the engine says
