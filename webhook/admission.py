@@ -146,8 +146,7 @@ class Admission:
         )
 
     async def validate(self, body: bytes) -> Reply:
-        reply = self.respond(body, "validate")
-        return reply if isinstance(reply, Reply) else await reply
+        return await self.answer(body, "validate")
 
     async def mutate_review(self, body: bytes) -> Reply:
         return await self.answer(body, "mutate")

@@ -225,8 +225,8 @@ def evaluate(
                 continue
             # Most pods pass every check: then the policy's PASS findings, all at once; else
             # those before the first failing check, and each rule from there on.
-            for check_pod, position in policy.pod_checks:  # noqa: B007 (read after the loop)
-                violations = check_pod(pod)
+            for position, run in enumerate(pod_runs):  # noqa: B007 (read after the loop)
+                violations = run[0](pod)
                 if violations:
                     break
             else:

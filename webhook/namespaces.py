@@ -73,8 +73,7 @@ class NamespaceLabels:
 
     def observe(self, request: AdmissionRequest) -> None:
         """Record the labels of a Namespace being created or updated; forget a deleted one."""
-        kind = request.kind  # is_namespace, in line: called for every request admitted
-        if kind.kind != "Namespace" or kind.group or request.subResource or request.dryRun:
+        if not is_namespace(request) or request.subResource or request.dryRun:
             return
         if request.operation == "DELETE":
             self.forget(request.name)

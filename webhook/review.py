@@ -169,21 +169,6 @@ def decode_review(
         except Exception:
             pass
         else:
-            request = review.request
-            new = request.new_object
-            old = request.old_json
-            # The common case in line: an object, and no oldObject, or one that is an object
-            # (a body known to be ASCII holds no string that is not UTF-8); else `_checked`.
-            if (
-                review.kind == "AdmissionReview"
-                and review.apiVersion in API_VERSIONS
-                and request.operation in OPERATIONS
-                and request.uid
-                and new is not None
-                and (old is _NO_JSON or old == _NO_JSON or memoryview(old)[0] == _OPEN)
-            ):
-                request.__dict__["object"] = new
-                return review
             return _checked(review, ascii_body=True)
     skimmed = None if managed_fields else _skimmed(body)
     return _checked(skimmed if skimmed is not None else _decoded(body), ascii_body=False)

@@ -136,9 +136,7 @@ class CompiledPolicy:
         init=False, compare=False, repr=False
     )
     skipped: tuple[Finding, ...] = field(init=False, compare=False, repr=False)
-    # With `pod_runs`: each check's entry and its position, and the PASS findings of all rules
-    # (what a pod that passes every check gets).
-    pod_checks: tuple[tuple[PodCheckRun, int], ...] = field(init=False, compare=False, repr=False)
+    # The PASS findings of all rules (what a pod that passes every check of `pod_runs` gets).
     passed: tuple[Finding, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -147,8 +145,6 @@ class CompiledPolicy:
         runs = [(plan.run_pod, plan.passed, plan.rule) for plan in plans if plan.run_pod]
         object.__setattr__(self, "pod_runs", tuple(runs) if len(runs) == len(plans) else None)
         object.__setattr__(self, "skipped", tuple(plan.skipped for plan in plans))
-        checks = tuple((run, position) for position, (run, _, _) in enumerate(runs))
-        object.__setattr__(self, "pod_checks", checks)
         object.__setattr__(self, "passed", tuple(plan.passed for plan in plans))
 
     @property
