@@ -47,7 +47,7 @@ _TEMPLATE_POINTERS = {
 }
 assert len(_TEMPLATE_POINTERS) == len(POD_TEMPLATE_PATHS)
 _LIST_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
-_EMPTY: JSONObject = {}  # what a missing securityContext reads as; never written to
+_EMPTY: JSONObject = {}  # what a missing securityContext reads as (never written to)
 
 
 def escape_pointer(key: str) -> str:
@@ -68,7 +68,6 @@ def pointer_tail(keys: tuple[str, ...]) -> str:
 class Container(msgspec.Struct, frozen=True, gc=False):
     """One container of a pod spec, with the JSON Pointer of its entry in the object."""
 
-    name: str
     list_name: str  # containers | initContainers | ephemeralContainers
     list_path: str  # JSON Pointer of the list the container is in
     index: int  # in that list
@@ -76,6 +75,14 @@ class Container(msgspec.Struct, frozen=True, gc=False):
     # `spec.securityContext` when it is an object, else an empty one (read once, for the
     # many checks that look at it).
     security_context: JSONObject
+
+    @property
+    def name(self) -> str:
+        """`spec.name`, or `#<index>` when it has none (read when a finding names the container)."""
+        name = self.spec.get("name", _EMPTY)
+        if type(name) is str:
+            return name
+        return f"#{self.index}" if name is _EMPTY else str(name)
 
     @property
     def path(self) -> str:
@@ -155,15 +162,12 @@ def pod_view(obj: Mapping[str, Any], group: str, kind: str) -> PodView | None:
             continue
         for index, entry in enumerate(entries):
             if isinstance(entry, dict):
-                name = entry.get("name", _EMPTY)
-                if type(name) is not str:
-                    name = f"#{index}" if name is _EMPTY else str(name)
                 security = entry.get("securityContext")
                 if isinstance(security, dict):
                     security_keys.update(security)
                 else:
                     security = _EMPTY
-                append(Container(name, list_name, list_path, index, entry, security))
+                append(Container(list_name, list_path, index, entry, security))
     # Positional: a Struct built from keywords costs several times more.
     return PodView(
         metadata if isinstance(metadata, dict) else {},
