@@ -224,8 +224,9 @@ def evaluate(
                 findings.extend(policy.skipped)
                 continue
             # Most pods pass every check: then the policy's PASS findings, all at once; else
-            # those before the first failing check, and each rule from there on.
-            for position, run in enumerate(pod_runs):  # noqa: B007 (read after the loop)
+            # those before the first failing check, and each rule from there on (its position
+            # looked up then: most pods never need it).
+            for run in pod_runs:
                 violations = run[0](pod)
                 if violations:
                     break
@@ -233,6 +234,7 @@ def evaluate(
                 findings.extend(policy.passed)
                 continue
             quiet = False
+            position = pod_runs.index(run)
             findings.extend(policy.passed[:position])
             rule = pod_runs[position][2]
             findings.extend(_violation_findings(policy, rule, violations, context, _YES))
