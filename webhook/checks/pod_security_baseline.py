@@ -106,7 +106,13 @@ def app_armor_profile(pod: PodView) -> list[Violation]:
     if not isinstance(annotations, dict):
         return violations
     for key in annotations:
-        if not isinstance(key, str) or not key.startswith(APPARMOR_ANNOTATION_PREFIX):
+        # `in` before `startswith`: the same answer for the keys without the prefix (nearly
+        # all), at a fraction of the cost of a method call.
+        if (
+            not isinstance(key, str)
+            or APPARMOR_ANNOTATION_PREFIX not in key
+            or not key.startswith(APPARMOR_ANNOTATION_PREFIX)
+        ):
             continue
         value = annotations[key]
         if isinstance(value, str) and (
