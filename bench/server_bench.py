@@ -5,7 +5,9 @@ same server stack, both on 127.0.0.1 with a fresh CA, and drives each with the r
 every connection level in turn (keep-alive), then with a new TLS connection per request.
 Reports throughput, p50/p99/max latency, errors and shed answers, server CPU seconds per 1,000
 reviews (the server processes' CPU from /proc), the client's CPU, peak RSS per worker, and the
-webhook's throughput as a share of the floor's; with --runs N, medians over N runs.
+webhook's throughput as a share of the floor's; with --runs N, medians over N runs. The share is
+taken within each run (the two servers are driven one after the other at each level, so a pair
+sees the same noise) and reported as the median of the runs' shares, with their range.
 
     python -m bench.server_bench [--levels 1 10 50 200 500] [--seconds 10] [--runs 3]
 """
@@ -306,7 +308,8 @@ KEYS = (
 
 
 def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over the runs of every figure, per server and level."""
+    """Medians over the runs of every figure, per server and level; and at each level the
+    webhook's shares of the floor, one per run, with their median."""
     combined: dict[str, Any] = {}
     for name in runs[0]:
         combined[name] = {}
@@ -317,7 +320,23 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
             }
             combined[name][label]["worker_rss_mib"] = entries[-1]["worker_rss_mib"]
             combined[name][label]["load_average"] = entries[-1]["load_average"]
+    for label, figures in combined.get("webhook", {}).items():
+        shares = [
+            run["webhook"][label]["throughput"] / run["allow-all"][label]["throughput"]
+            for run in runs
+            if run.get("allow-all", {}).get(label, {}).get("throughput")
+        ]
+        if shares:
+            figures["floor_shares"] = shares
+            figures["floor_share"] = stats.median(shares)
     return combined
+
+
+def share_range(shares: Sequence[float]) -> str:
+    """The lowest and highest of the runs' shares of the floor (`-` for fewer than two)."""
+    if len(shares) < 2:
+        return "-"
+    return f"{min(shares):.0%}-{max(shares):.0%}"
 
 
 def render(report: dict[str, Any]) -> str:
@@ -339,9 +358,8 @@ def render(report: dict[str, Any]) -> str:
                 figures["client_cpu_per_1000"],
                 "/".join(f"{value:.0f}" for value in figures["worker_rss_mib"]),
                 floor_figures["throughput"] if floor_figures else "-",
-                f"{figures['throughput'] / floor_figures['throughput']:.0%}"
-                if floor_figures
-                else "-",
+                f"{figures['floor_share']:.0%}" if "floor_share" in figures else "-",
+                share_range(figures.get("floor_shares", [])),
                 figures["load_average"].split()[0],
             ]
         )
@@ -358,6 +376,7 @@ def render(report: dict[str, Any]) -> str:
         "RSS MiB",
         "allow-all/s",
         "ratio",
+        "ratio range",
         "load",
     ]
     settings = report["settings"]

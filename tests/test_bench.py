@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import engine_bench
+from bench import engine_bench, server_bench
 from bench.mix import CATEGORIES, build_mix
 from bench.policysets import SETS, write_policy_set
 from bench.stats import percentile, table
@@ -85,3 +85,45 @@ def test_percentile_and_table() -> None:
     text = table(["a", "b"], [["x", 1.5], ["yy", 1234.0]])
     assert text.splitlines()[2] == "x    1.50"
     assert text.splitlines()[3] == "yy  1,234"
+
+
+def _figures(throughput: float) -> dict[str, object]:
+    """One server's figures at one level, as `server_bench.measure` gives them."""
+    return {
+        "throughput": throughput,
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "max_ms": 3.0,
+        "errors": 0,
+        "shed": 0,
+        "server_cpu_per_1000": 0.1,
+        "client_cpu_per_1000": 0.04,
+        "worker_rss_mib": [50.0, 51.0],
+        "load_average": "1.50 1.40 1.30",
+    }
+
+
+def test_server_bench_share_is_the_median_of_each_runs_share() -> None:
+    # Shares 50%, 75%, 58%: their median is 58%, where the ratio of the medians would be 60%.
+    pairs = [(5000.0, 10000.0), (6000.0, 8000.0), (7000.0, 12000.0)]
+    runs = [{"webhook": {"10": _figures(w)}, "allow-all": {"10": _figures(f)}} for w, f in pairs]
+    report = server_bench.combine(runs)
+    at_10 = report["webhook"]["10"]
+    assert at_10["floor_shares"] == [0.5, 0.75, 7000 / 12000]
+    assert at_10["floor_share"] == pytest.approx(7000 / 12000)
+    assert at_10["throughput"] == 6000.0
+    report["peak_rss_mib"] = {"1": 60.0}
+    report["settings"] = {"workers": 2, "policies": "pss", "seconds": 8, "runs": 3, "cores": 2}
+    row = server_bench.render(report).splitlines()[3].split()
+    assert row[0] == "10"
+    assert row[-3:] == ["58%", "50%-75%", "1.50"]
+
+
+def test_server_bench_without_the_floor_reports_no_share() -> None:
+    runs = [{"webhook": {"10": _figures(5000.0)}} for _ in range(2)]
+    report = server_bench.combine(runs)
+    assert "floor_share" not in report["webhook"]["10"]
+    report["peak_rss_mib"] = {}
+    report["settings"] = {"workers": 2, "policies": "pss", "seconds": 8, "runs": 2, "cores": 2}
+    row = server_bench.render(report).splitlines()[3].split()
+    assert row[-4:] == ["-", "-", "-", "1.50"]
