@@ -40,10 +40,17 @@ from webhook.namespaces import NamespaceLabels
 from webhook.objecthead import ObjectMeta
 from webhook.policy.compiled import PolicySet
 from webhook.policy.loader import load_policy_set
-from webhook.projection import EACH, METADATA_KEYS, VIEW_READS, PodReads, review_decoder
+from webhook.projection import (
+    EACH,
+    METADATA_KEYS,
+    VIEW_READS,
+    PodReads,
+    read_steps,
+    review_decoder,
+)
 from webhook.review import AdmissionRequest, AdmissionReview, decode_review
 from webhook.settings import Settings
-from webhook.workload import CONTAINER_LISTS, POD_TEMPLATE_PATHS, pod_view
+from webhook.workload import CONTAINER_LISTS, pod_template_path, pod_view
 
 JSONObject = dict[str, Any]
 TODAY = date(2026, 6, 1)
@@ -120,13 +127,20 @@ class Reads:
         self.container: set[Path_] = set()
 
 
+def template_of(obj: JSONObject, kind: str) -> JSONObject:
+    """The pod template of `obj` (the object itself for a Pod)."""
+    keys = pod_template_path(obj["apiVersion"].rpartition("/")[0], kind)
+    assert keys is not None, kind
+    parent = obj
+    for key in keys:
+        parent = parent[key]
+    return parent
+
+
 def watched(obj: JSONObject, kind: str, reads: Reads) -> JSONObject:
     """`obj` with its top level, its pod spec and every container watched into `reads`."""
     obj = copy.deepcopy(obj)
-    keys = POD_TEMPLATE_PATHS[("" if kind == "Pod" else obj["apiVersion"].split("/")[0], kind)]
-    parent: JSONObject = obj
-    for key in keys:
-        parent = parent[key]
+    parent = template_of(obj, kind)
     spec = parent["spec"]
     containers = {}
     for name in CONTAINER_LISTS:
@@ -138,16 +152,11 @@ def watched(obj: JSONObject, kind: str, reads: Reads) -> JSONObject:
     return Watched(obj, reads.top)
 
 
-def steps(path: str) -> Path_:
-    """A declared read path as its steps: `ports[].hostPort` is ("ports", EACH, "hostPort")."""
-    return tuple(path.replace(EACH, "." + EACH).split("."))
-
-
 def undeclared(read: set[Path_], declared: frozenset[str]) -> set[Path_]:
     """The reads that reach beyond the declared paths: a key read on the way down a declared
     path, or anything inside a value declared whole, is declared; an object iterated or
     copied is only when it is read whole."""
-    paths = [steps(path) for path in declared]
+    paths = [read_steps(path) for path in declared]
     beyond = set()
     for path in read:
         *at, key = path
@@ -223,9 +232,9 @@ def test_a_check_reads_exactly_the_keys_it_declares(name: str, check: CompiledCh
     )
     # Each path it declares is read (beyond the view, which reads a container's name only
     # when a finding names the container).
-    assert {steps(path) for path in declared.spec} <= reads.spec, name
+    assert {read_steps(path) for path in declared.spec} <= reads.spec, name
     beyond_view = declared.container - VIEW_READS.container
-    assert {steps(path) for path in beyond_view} <= reads.container, name
+    assert {read_steps(path) for path in beyond_view} <= reads.container, name
     assert all(path[1:] == () for path in reads.top)
     assert {path[0] for path in reads.top} <= {"kind", "apiVersion", "metadata", "spec", "template"}
 
@@ -328,8 +337,8 @@ def _read(value: Any, paths: list[Path_]) -> Any:
 
 def _spec(spec: Any, reads: PodReads, *, workload: bool) -> JSONObject:
     kept: JSONObject = {}
-    spec_paths = [steps(path) for path in reads.spec]
-    container_paths = [steps(path) for path in reads.container]
+    spec_paths: list[Path_] = [read_steps(path) for path in reads.spec]
+    container_paths: list[Path_] = [read_steps(path) for path in reads.container]
     for key, value in _object(spec).items():
         if key in CONTAINER_LISTS:
             if not isinstance(value, list):
@@ -411,10 +420,7 @@ def with_every_handler(obj: JSONObject, kind: str) -> JSONObject:
     """`obj` with every probe and lifecycle handler its containers lack, each with every
     action (none naming a host), so that reads into them are seen."""
     obj = copy.deepcopy(obj)
-    parent = obj
-    group = obj["apiVersion"].rpartition("/")[0]
-    for key in POD_TEMPLATE_PATHS[(group, kind)]:
-        parent = parent[key]
+    parent = template_of(obj, kind)
     for name in CONTAINER_LISTS:
         for entry in parent["spec"].get(name) or []:
             for probe in PROBES:
@@ -429,11 +435,7 @@ def with_every_handler(obj: JSONObject, kind: str) -> JSONObject:
 def with_unread_fields(obj: JSONObject, kind: str) -> JSONObject:
     """`obj` with env, resources and volume mounts in its containers, and a node selector."""
     obj = copy.deepcopy(obj)
-    parent = obj
-    group = obj["apiVersion"].rpartition("/")[0]
-    for key in POD_TEMPLATE_PATHS[(group, kind)]:
-        parent = parent[key]
-    spec = parent["spec"]
+    spec = template_of(obj, kind)["spec"]
     spec["nodeSelector"] = {"disk": "ssd"}
     for name in CONTAINER_LISTS:
         for entry in spec.get(name) or []:
@@ -491,9 +493,7 @@ def watched_metadata(obj: JSONObject, kind: str, log: set[Path_]) -> JSONObject:
     """`obj` with its metadata and its pod template's metadata watched into `log`."""
     obj = copy.deepcopy(obj)
     obj["metadata"] = Watched(obj["metadata"], log)
-    parent: JSONObject = obj
-    for key in POD_TEMPLATE_PATHS[("" if kind == "Pod" else obj["apiVersion"].split("/")[0], kind)]:
-        parent = parent[key]
+    parent = template_of(obj, kind)
     if parent is not obj and isinstance(parent.get("metadata"), dict):
         parent["metadata"] = Watched(parent["metadata"], log)
     return obj

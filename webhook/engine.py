@@ -236,8 +236,7 @@ def evaluate(
             quiet = False
             position = pod_runs.index(run)
             findings.extend(policy.passed[:position])
-            rule = pod_runs[position][2]
-            findings.extend(_violation_findings(policy, rule, violations, context, _YES))
+            findings.extend(_violation_findings(policy, run[2], violations, context, _YES))
             for check_pod, passed, rule in pod_runs[position + 1 :]:
                 violations = check_pod(pod)
                 if violations:

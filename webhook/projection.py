@@ -78,12 +78,17 @@ _WHOLE = None
 _Tree = dict[str, "_Tree | None"]
 
 
+def read_steps(path: str) -> tuple[str, ...]:
+    """A declared read path as its steps: `ports[].hostPort` is ("ports", EACH, "hostPort")."""
+    return tuple(path.replace(EACH, "." + EACH).split("."))
+
+
 def _tree(paths: frozenset[str]) -> _Tree:
     """The paths as a tree: a key read whole (by one path) is whole whatever else is read."""
     tree: _Tree = {}
     for path in sorted(paths):
         node = tree
-        steps = path.replace(EACH, "." + EACH).split(".")
+        steps = read_steps(path)
         for step in steps[:-1]:
             child = node.setdefault(step, {})
             if child is _WHOLE:
